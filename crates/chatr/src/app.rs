@@ -1,0 +1,151 @@
+//! Builds the server (REST router + Socket.IO layer on one port) and runs it
+//! until shutdown: stop accepting, close sockets, finish queued writes.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::http::{HeaderValue, Method, header};
+use socketioxide::SocketIo;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::token::{Tokens, load_secret};
+use crate::chat::Chat;
+use crate::config::{Config, RateLimits};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::{http, realtime};
+
+/// Largest Socket.IO frame accepted (contract §4 "Bad input").
+const MAX_FRAME_BYTES: u64 = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: Chat,
+    pub tokens: Arc<Tokens>,
+    pub config: Arc<Config>,
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Shuts the server down gracefully and waits until it has.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped (after its shutdown signal).
+    pub async fn wait(self) -> Result<()> {
+        self.task
+            .await
+            .map_err(|e| Error::internal(format!("server task failed: {e}")))?
+    }
+}
+
+/// Starts the server on the configured address; it runs until `shutdown`
+/// completes or [`Running::stop`] is called.
+pub async fn start(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| Error::internal(format!("creating {}: {e}", config.data_dir.display())))?;
+    let secret = load_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let tokens = Arc::new(Tokens::new(&secret, config.token_ttl_secs)?);
+    let store = Store::open(&config.database_url(), config.sqlite_synchronous).await?;
+
+    let (socket_layer, io) = SocketIo::builder()
+        .max_payload(MAX_FRAME_BYTES)
+        .build_layer();
+    let chat = Chat::new(
+        store.clone(),
+        io.clone(),
+        config.rate_limits == RateLimits::On,
+    );
+    let config = Arc::new(config);
+    let state = AppState {
+        chat: chat.clone(),
+        tokens,
+        config: config.clone(),
+    };
+    realtime::register(&io, state.clone());
+
+    let app = http::router()
+        .fallback(http::not_found)
+        .with_state(state)
+        .layer(socket_layer)
+        .layer(cors(&config.cors_origins));
+
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .map_err(|e| Error::internal(format!("binding {}:{}: {e}", config.host, config.port)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    tracing::info!(%addr, "listening");
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let housekeeping = tokio::spawn({
+        let chat = chat.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                chat.limits().forget_idle();
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
+        let signal = async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = stop_rx => {}
+            }
+            tracing::info!("shutting down: closing sockets");
+            io.close().await;
+        };
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await;
+        housekeeping.abort();
+        // Disconnect handlers write lastSeen; let them finish before the writer stops.
+        chat.sessions_drained(Duration::from_secs(5)).await;
+        store.close().await;
+        tracing::info!("stopped");
+        served.map_err(|e| Error::internal(format!("server error: {e}")))
+    });
+    Ok(Running {
+        addr,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    // With no origins configured nothing is allowed cross-origin; same origin needs no CORS.
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_credentials(true)
+}

@@ -1,0 +1,213 @@
+//! JWTs: HS256 only, claims `{ userId, username, iat, exp }` (contract §2).
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+pub const MIN_SECRET_BYTES: usize = 32;
+const SECRET_FILE: &str = "jwt_secret";
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    #[serde(rename = "userId")]
+    user_id: String,
+    username: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// Why a token was refused; shown to the client after "Authentication error: ".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("missing token")]
+    Missing,
+    #[error("token expired")]
+    Expired,
+    #[error("invalid token")]
+    Invalid,
+    #[error("unknown user")]
+    UnknownUser,
+}
+
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: u64,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8], ttl_secs: u64) -> Result<Self> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(Error::internal(format!(
+                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
+            )));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp"]);
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_secs,
+        })
+    }
+
+    pub fn issue(&self, user_id: Uuid, username: &str) -> Result<String> {
+        let iat = unix_now();
+        self.issue_at(user_id, username, iat, iat + self.ttl_secs)
+    }
+
+    /// Signs a token with explicit times (tests use it to make expired tokens).
+    pub fn issue_at(&self, user_id: Uuid, username: &str, iat: u64, exp: u64) -> Result<String> {
+        let claims = Claims {
+            user_id: user_id.to_string(),
+            username: username.to_owned(),
+            iat,
+            exp,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::internal(format!("signing failed: {e}")))
+    }
+
+    /// The user id of a valid token. The caller still checks that the user exists.
+    pub fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        crate::fields::parse_uuid(&data.claims.user_id).ok_or(TokenError::Invalid)
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The configured secret, or the one kept in the data dir (generated on first start).
+pub fn load_secret(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>> {
+    if let Some(secret) = configured {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(Error::internal(format!(
+                "JWT_SECRET is {} bytes; it must be at least {MIN_SECRET_BYTES}",
+                secret.len()
+            )));
+        }
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= MIN_SECRET_BYTES => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => {
+            return Err(Error::internal(format!(
+                "{} is too short; delete it to regenerate",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::internal(format!("reading {}: {e}", path.display()))),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &secret)
+        .map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), "no JWT_SECRET given: generated one and kept it in the data dir");
+    Ok(secret.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Option<Tokens> {
+        Tokens::new(&[7u8; 32], 3600).ok()
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        assert!(Tokens::new(&[7u8; 31], 3600).is_err());
+        assert!(load_secret(Some("too short"), Path::new("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        let t = tokens();
+        let id = Uuid::new_v4();
+        let token = t.as_ref().and_then(|t| t.issue(id, "bob").ok());
+        assert_eq!(t.zip(token).map(|(t, tok)| t.verify(&tok)), Some(Ok(id)));
+    }
+
+    #[test]
+    fn expired_tokens_are_refused_as_expired() {
+        let t = tokens();
+        let tok = t
+            .as_ref()
+            .and_then(|t| t.issue_at(Uuid::new_v4(), "bob", 1000, 2000).ok());
+        assert_eq!(
+            t.zip(tok).map(|(t, tok)| t.verify(&tok)),
+            Some(Err(TokenError::Expired))
+        );
+    }
+
+    #[test]
+    fn other_algorithms_are_refused() {
+        let t = tokens();
+        let claims = Claims {
+            user_id: Uuid::new_v4().to_string(),
+            username: "x".into(),
+            iat: 0,
+            exp: u64::MAX / 2,
+        };
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(&[7u8; 32]),
+        )
+        .ok();
+        assert_eq!(
+            t.zip(hs512).map(|(t, tok)| t.verify(&tok)),
+            Some(Err(TokenError::Invalid))
+        );
+    }
+
+    #[test]
+    fn a_generated_secret_is_kept_across_restarts() {
+        let dir = tempfile::tempdir().ok();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
+        let first = load_secret(None, &dir).ok();
+        let second = load_secret(None, &dir).ok();
+        assert!(first.as_ref().is_some_and(|s| s.len() >= MIN_SECRET_BYTES));
+        assert_eq!(first, second);
+    }
+}

@@ -1,0 +1,175 @@
+//! The status lifecycle of contract §4: who may move a message, and where to.
+//! Every status event goes through [`next_status`]; nothing else decides.
+
+use super::model::{MessageType, Status};
+use crate::error::{Error, Result};
+use uuid::Uuid;
+
+/// What a recipient's client reported about a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receipt {
+    Delivered,
+    Read,
+    Listening,
+    Listened,
+}
+
+impl Receipt {
+    pub fn event(self) -> &'static str {
+        match self {
+            Self::Delivered => "message:delivered",
+            Self::Read => "message:read",
+            Self::Listening => "audio:listening",
+            Self::Listened => "audio:listened",
+        }
+    }
+
+    /// Whether this receipt stamps `readAt` (the first time only).
+    pub fn sets_read_at(self) -> bool {
+        matches!(self, Self::Read | Self::Listened)
+    }
+}
+
+/// The facts about a stored message that the rule needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored {
+    pub sender_id: Uuid,
+    pub recipient_id: Uuid,
+    pub kind: MessageType,
+    pub status: Status,
+}
+
+fn rank(kind: MessageType, status: Status) -> Option<u8> {
+    let steps: &[Status] = if kind.is_audio() {
+        &[
+            Status::Sent,
+            Status::Delivered,
+            Status::Listening,
+            Status::Listened,
+        ]
+    } else {
+        &[Status::Sent, Status::Delivered, Status::Read]
+    };
+    steps.iter().position(|s| *s == status).map(|p| p as u8)
+}
+
+/// Checks who sent the receipt and returns the status to store, or `None` when
+/// the receipt is a repeated or backward step (or `read` on an audio message,
+/// whose status the audio events own): such receipts change nothing.
+pub fn next_status(
+    message: &Stored,
+    actor: Uuid,
+    claimed_sender: Uuid,
+    receipt: Receipt,
+) -> Result<Option<Status>> {
+    if message.recipient_id != actor {
+        return Err(Error::forbidden(
+            "only the recipient may acknowledge this message",
+        ));
+    }
+    if message.sender_id != claimed_sender {
+        return Err(Error::forbidden("senderId does not match the message"));
+    }
+    let target = match receipt {
+        Receipt::Delivered => Status::Delivered,
+        Receipt::Read if message.kind.is_audio() => return Ok(None),
+        Receipt::Read => Status::Read,
+        Receipt::Listening | Receipt::Listened if !message.kind.is_audio() => {
+            return Err(Error::invalid(format!(
+                "{} only applies to audio and voice messages",
+                receipt.event()
+            )));
+        }
+        Receipt::Listening => Status::Listening,
+        Receipt::Listened => Status::Listened,
+    };
+    let (Some(from), Some(to)) = (
+        rank(message.kind, message.status),
+        rank(message.kind, target),
+    ) else {
+        return Ok(None);
+    };
+    Ok((to > from).then_some(target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(kind: MessageType, status: Status) -> (Stored, Uuid, Uuid) {
+        let (sender, recipient) = (Uuid::new_v4(), Uuid::new_v4());
+        (
+            Stored {
+                sender_id: sender,
+                recipient_id: recipient,
+                kind,
+                status,
+            },
+            sender,
+            recipient,
+        )
+    }
+
+    #[test]
+    fn text_moves_forward_and_may_skip_ahead() {
+        let (m, s, r) = stored(MessageType::Text, Status::Sent);
+        assert_eq!(
+            next_status(&m, r, s, Receipt::Delivered).ok().flatten(),
+            Some(Status::Delivered)
+        );
+        assert_eq!(
+            next_status(&m, r, s, Receipt::Read).ok().flatten(),
+            Some(Status::Read)
+        );
+    }
+
+    #[test]
+    fn repeated_or_backward_steps_change_nothing() {
+        let (m, s, r) = stored(MessageType::Image, Status::Read);
+        assert_eq!(
+            next_status(&m, r, s, Receipt::Delivered).ok().flatten(),
+            None
+        );
+        assert_eq!(next_status(&m, r, s, Receipt::Read).ok().flatten(), None);
+        let (m, s, r) = stored(MessageType::Voice, Status::Listened);
+        assert_eq!(
+            next_status(&m, r, s, Receipt::Listening).ok().flatten(),
+            None
+        );
+    }
+
+    #[test]
+    fn audio_goes_through_listening_and_ignores_read() {
+        let (m, s, r) = stored(MessageType::Voice, Status::Delivered);
+        assert_eq!(
+            next_status(&m, r, s, Receipt::Listening).ok().flatten(),
+            Some(Status::Listening)
+        );
+        assert_eq!(
+            next_status(&m, r, s, Receipt::Listened).ok().flatten(),
+            Some(Status::Listened)
+        );
+        assert_eq!(next_status(&m, r, s, Receipt::Read).ok().flatten(), None);
+    }
+
+    #[test]
+    fn audio_receipts_on_a_text_message_are_invalid() {
+        let (m, s, r) = stored(MessageType::Text, Status::Sent);
+        let err = next_status(&m, r, s, Receipt::Listening).err();
+        assert_eq!(err.map(|e| e.event_code()), Some("invalid_payload"));
+    }
+
+    #[test]
+    fn only_the_recipient_may_acknowledge() {
+        let (m, s, _) = stored(MessageType::Text, Status::Sent);
+        let err = next_status(&m, s, s, Receipt::Delivered).err();
+        assert_eq!(err.map(|e| e.event_code()), Some("forbidden"));
+    }
+
+    #[test]
+    fn a_wrong_sender_id_is_forbidden() {
+        let (m, _, r) = stored(MessageType::Text, Status::Sent);
+        let err = next_status(&m, r, Uuid::new_v4(), Receipt::Delivered).err();
+        assert_eq!(err.map(|e| e.event_code()), Some("forbidden"));
+    }
+}

@@ -1,0 +1,403 @@
+//! The domain: sending messages, acknowledging them, indicators and presence.
+//! REST handlers and Socket.IO handlers both call these functions and hold no
+//! rules of their own.
+
+pub mod lifecycle;
+pub mod limits;
+pub mod model;
+pub mod presence;
+pub mod profiles;
+pub mod validate;
+
+use std::collections::HashSet;
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
+use std::time::Duration;
+
+use socketioxide::{SocketIo, extract::SocketRef, socket::DisconnectReason};
+use uuid::Uuid;
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::realtime::notify::{Indicator, Notify, presence_room, user_room};
+use crate::store::{Store, writer::Inserted};
+use lifecycle::Receipt;
+use limits::{Action, RateLimits};
+use model::{Message, MessageType, Presence, PresenceStatus, Status, User, UserRecord};
+use presence::PresenceRegistry;
+use profiles::{Profile, Profiles};
+
+/// A text message as a client asked to send it, already validated.
+pub struct SendText {
+    pub recipient_id: Uuid,
+    pub content: String,
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Chat(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    notify: Notify,
+    presence: PresenceRegistry,
+    profiles: Profiles,
+    limits: RateLimits,
+    /// Pairs (smaller id first) known to be contacts in the database, so that
+    /// only a conversation's first message writes to `contacts`.
+    contacts: Mutex<HashSet<(Uuid, Uuid)>>,
+    /// Sessions started and not yet fully ended (their lastSeen written).
+    open_sessions: AtomicUsize,
+}
+
+fn pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
+    if a < b { (a, b) } else { (b, a) }
+}
+
+impl Chat {
+    pub fn new(store: Store, io: SocketIo, rate_limits: bool) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            notify: Notify::new(io),
+            presence: PresenceRegistry::default(),
+            profiles: Profiles::default(),
+            limits: RateLimits::new(rate_limits),
+            contacts: Mutex::default(),
+            open_sessions: AtomicUsize::new(0),
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn profiles(&self) -> &Profiles {
+        &self.0.profiles
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.0.limits
+    }
+
+    fn known_contacts(&self) -> std::sync::MutexGuard<'_, HashSet<(Uuid, Uuid)>> {
+        self.0.contacts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A user as `viewer` may see them: `email` only for themself, `lastSeen`
+    /// = now while they are visibly online.
+    pub fn user_view(&self, user: UserRecord, viewer: Uuid) -> User {
+        let online = self.0.presence.visible_status(user.id).is_some();
+        User {
+            id: user.id,
+            username: user.username,
+            email: (user.id == viewer).then_some(user.email),
+            profile_image: user.profile_image,
+            last_seen: if online {
+                Some(clock::now())
+            } else {
+                user.last_seen
+            },
+            created_at: user.created_at,
+        }
+    }
+
+    /// The other party of a conversation: must exist and not be `me`.
+    async fn counterpart(&self, me: Uuid, other: Uuid) -> Result<Arc<Profile>> {
+        if other == me {
+            return Err(Error::invalid_field(
+                "recipientId",
+                "recipientId must be another user",
+            ));
+        }
+        self.0
+            .profiles
+            .get(&self.0.store, other)
+            .await?
+            .ok_or_else(|| Error::not_found("recipient not found"))
+    }
+
+    /// `message:send`.
+    pub async fn send_text(
+        &self,
+        sender: Uuid,
+        input: SendText,
+        origin: &SocketRef,
+    ) -> Result<Message> {
+        self.0.limits.check(sender, Action::Send)?;
+        self.counterpart(sender, input.recipient_id).await?;
+        let profile = self
+            .0
+            .profiles
+            .get(&self.0.store, sender)
+            .await?
+            .ok_or_else(|| Error::forbidden("unknown sender"))?;
+        let message = Message {
+            id: Uuid::now_v7(),
+            sender_id: sender,
+            sender_username: profile.username.clone(),
+            sender_profile_image: profile.profile_image.clone(),
+            recipient_id: input.recipient_id,
+            content: input.content,
+            kind: MessageType::Text,
+            status: Status::Sent,
+            created_at: clock::now(),
+            read_at: None,
+            file_url: None,
+            file_name: None,
+            file_size: None,
+            file_type: None,
+            waveform: None,
+            duration: None,
+            client_message_id: input.client_message_id,
+        };
+        self.store_and_announce(message, Some(origin)).await
+    }
+
+    /// Stores a new message (status `sent`) and announces it; the one path for
+    /// socket sends and uploads. A repeated `clientMessageId` returns the stored
+    /// message and announces nothing.
+    pub async fn store_and_announce(
+        &self,
+        message: Message,
+        origin: Option<&SocketRef>,
+    ) -> Result<Message> {
+        let (sender, recipient) = (message.sender_id, message.recipient_id);
+        let known = self.known_contacts().contains(&pair(sender, recipient));
+        let message = Arc::new(message);
+        match self
+            .0
+            .store
+            .writer()
+            .insert_message(message.clone(), !known)
+            .await?
+        {
+            Inserted::Existing(stored) => return Ok(*stored),
+            Inserted::New { new_contact } => {
+                if !known {
+                    self.known_contacts().insert(pair(sender, recipient));
+                }
+                if new_contact {
+                    self.0.notify.introduce(sender, recipient).await;
+                }
+            }
+        }
+        self.0.notify.message_received(origin, &message).await;
+        self.0.notify.status(sender, message.id, Status::Sent).await;
+        Ok(Arc::unwrap_or_clone(message))
+    }
+
+    /// `message:delivered`, `message:read`, `audio:listening`, `audio:listened`:
+    /// returns the status stored after the receipt.
+    pub async fn receipt(
+        &self,
+        actor: Uuid,
+        message_id: Uuid,
+        claimed_sender: Uuid,
+        receipt: Receipt,
+    ) -> Result<Status> {
+        // A concurrent receipt may move the message between our read and our
+        // write; the write is conditional on the status read, so re-read and retry.
+        for _ in 0..5 {
+            let stored = self
+                .0
+                .store
+                .message_facts(message_id)
+                .await?
+                .ok_or_else(|| Error::not_found("message not found"))?;
+            let Some(next) = lifecycle::next_status(&stored, actor, claimed_sender, receipt)?
+            else {
+                if receipt.sets_read_at() {
+                    self.0
+                        .store
+                        .writer()
+                        .mark_read(message_id, clock::now())
+                        .await?;
+                }
+                return Ok(stored.status);
+            };
+            let read_at = receipt.sets_read_at().then(clock::now);
+            if self
+                .0
+                .store
+                .writer()
+                .advance(message_id, stored.status, next, read_at)
+                .await?
+            {
+                self.0
+                    .notify
+                    .status(stored.sender_id, message_id, next)
+                    .await;
+                return Ok(next);
+            }
+        }
+        Err(Error::internal("status update kept racing"))
+    }
+
+    /// `typing:*` and `recording:*`.
+    pub async fn indicator(
+        &self,
+        actor: Uuid,
+        recipient: Uuid,
+        kind: Indicator,
+        on: bool,
+    ) -> Result<()> {
+        self.0.limits.check(actor, Action::Indicator)?;
+        self.counterpart(actor, recipient).await?;
+        self.0.notify.indicator(kind, recipient, actor, on).await;
+        Ok(())
+    }
+
+    /// Clears an indicator left on by a session that went away (no limits, no checks).
+    pub async fn clear_indicator(&self, actor: Uuid, recipient: Uuid, kind: Indicator) {
+        self.0.notify.indicator(kind, recipient, actor, false).await;
+    }
+
+    /// A new authenticated session: rooms, presence, then offline delivery.
+    pub async fn session_started(&self, socket: &SocketRef, user: Uuid) -> Result<()> {
+        self.0.open_sessions.fetch_add(1, Ordering::SeqCst);
+        socket.join(user_room(user));
+        let contacts = self.0.store.contacts_of(user).await?;
+        socket.join(
+            contacts
+                .iter()
+                .map(|c| presence_room(*c))
+                .collect::<Vec<_>>(),
+        );
+        self.known_contacts()
+            .extend(contacts.iter().map(|c| pair(user, *c)));
+        if self.0.presence.connect(user) {
+            self.0
+                .notify
+                .presence(Presence {
+                    user_id: user,
+                    status: PresenceStatus::Online,
+                    last_seen: Some(clock::now()),
+                })
+                .await;
+        }
+        for message in self.0.store.pending_for(user).await? {
+            if !deliver_to(socket, &message).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A session closed: on the user's last one, write `lastSeen` and announce `offline`.
+    pub async fn session_ended(&self, user: Uuid, reason: DisconnectReason) {
+        tracing::debug!(%user, ?reason, "session ended");
+        self.end_session(user).await;
+        self.0.open_sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    async fn end_session(&self, user: Uuid) {
+        if !self.0.presence.disconnect(user) {
+            return;
+        }
+        let at = clock::now();
+        if let Err(e) = self.0.store.writer().set_last_seen(user, at.clone()).await {
+            tracing::error!(error = %e, "writing lastSeen");
+        }
+        // The user may have come back while lastSeen was being written.
+        if !self.0.presence.is_connected(user) {
+            self.0
+                .notify
+                .presence(Presence {
+                    user_id: user,
+                    status: PresenceStatus::Offline,
+                    last_seen: Some(at),
+                })
+                .await;
+        }
+    }
+
+    /// Waits (at most `limit`) until every session has finished ending.
+    pub async fn sessions_drained(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.0.open_sessions.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// `presence:update`.
+    pub async fn choose_presence(&self, user: Uuid, status: PresenceStatus) -> Result<()> {
+        if !self.0.presence.choose(user, status) {
+            return Ok(());
+        }
+        let at = clock::now();
+        if status == PresenceStatus::Offline {
+            self.0
+                .store
+                .writer()
+                .set_last_seen(user, at.clone())
+                .await?;
+        }
+        self.0
+            .notify
+            .presence(Presence {
+                user_id: user,
+                status,
+                last_seen: Some(at),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// `presence:request`: the presence of each id (unknown ids: offline, no
+    /// lastSeen), and the ids that are real users.
+    pub async fn presence_of(&self, ids: &[Uuid]) -> Result<(Vec<Presence>, Vec<Uuid>)> {
+        let known = self.0.store.last_seen_of(ids).await?;
+        let now = clock::now();
+        let mut statuses = Vec::with_capacity(ids.len());
+        let mut users = Vec::with_capacity(known.len());
+        for id in ids {
+            let presence = match known.get(id) {
+                None => Presence {
+                    user_id: *id,
+                    status: PresenceStatus::Offline,
+                    last_seen: None,
+                },
+                Some(last_seen) => {
+                    users.push(*id);
+                    match self.0.presence.visible_status(*id) {
+                        Some(status) => Presence {
+                            user_id: *id,
+                            status,
+                            last_seen: Some(now.clone()),
+                        },
+                        None => Presence {
+                            user_id: *id,
+                            status: PresenceStatus::Offline,
+                            last_seen: last_seen.clone(),
+                        },
+                    }
+                }
+            };
+            statuses.push(presence);
+        }
+        Ok((statuses, users))
+    }
+}
+
+/// Emits one backlog message to one socket, waiting while its buffer is full.
+/// False when the socket is gone.
+async fn deliver_to(socket: &SocketRef, message: &Message) -> bool {
+    use socketioxide::{SendError, SocketError};
+    for _ in 0..500 {
+        match socket.emit("message:received", message) {
+            Ok(()) => return true,
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "offline delivery stopped");
+                return false;
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,148 @@
+//! Runtime settings: flags and the environment variables of contract §5, with
+//! their defaults in one place. Secrets never appear in `Debug` output.
+
+use std::{fmt, net::IpAddr, path::PathBuf};
+
+use clap::Parser;
+
+#[derive(Clone, Parser)]
+#[command(
+    name = "chatr",
+    version,
+    about = "Self-hosted real-time 1:1 messaging server"
+)]
+pub struct Config {
+    /// Listening port (0 picks a free one; the chosen port is printed).
+    #[arg(long, env = "PORT", default_value_t = 3001)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, env = "CHATR_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Where the SQLite database, the generated JWT secret and uploads live.
+    #[arg(long, env = "CHATR_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://…`; default: `chatr.db` in the data dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// HS256 secret of at least 32 bytes; default: generated once and kept in the data dir.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Token lifetime in seconds.
+    #[arg(long, env = "CHATR_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub token_ttl_secs: u64,
+
+    /// Upload limit in bytes.
+    #[arg(long, env = "CHATR_MAX_UPLOAD_BYTES", default_value_t = 50 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// `off` disables every rate limit (load tests, contract suites).
+    #[arg(long, env = "CHATR_RATE_LIMITS", default_value = "on")]
+    pub rate_limits: RateLimits,
+
+    /// Comma-separated allowed origins for CORS; same origin always works.
+    #[arg(long, env = "CHATR_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// `normal` survives a process crash (WAL); `full` also survives power loss.
+    #[arg(long, env = "CHATR_SQLITE_SYNCHRONOUS", default_value = "normal")]
+    pub sqlite_synchronous: Synchronous,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimits {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+impl Config {
+    /// The database URL in effect: the explicit one, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("chatr.db").display()),
+        }
+    }
+
+    /// Settings for tests: a free port on loopback, the given data dir, no rate limits.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Self {
+            port: 0,
+            host: IpAddr::from([127, 0, 0, 1]),
+            data_dir,
+            database_url: None,
+            jwt_secret: None,
+            token_ttl_secs: 3600,
+            max_upload_bytes: 50 * 1024 * 1024,
+            rate_limits: RateLimits::Off,
+            cors_origins: Vec::new(),
+            sqlite_synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("host", &self.host)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("rate_limits", &self.rate_limits)
+            .field("cors_origins", &self.cors_origins)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .finish()
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/…`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_database_password_and_the_jwt_secret() {
+        let mut config = Config::for_tests(PathBuf::from("/tmp/x"));
+        config.database_url = Some("postgres://chatr:hunter2@db:5432/chatr".into());
+        config.jwt_secret = Some("s".repeat(40));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains(&"s".repeat(40)), "{shown}");
+        assert!(
+            shown.contains("postgres://chatr:<redacted>@db:5432/chatr"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! The one error type of the domain, mapped once to an HTTP response and once
+//! to a `message:error` code. Internal causes are logged, never shown.
+
+use std::borrow::Cow;
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request or event is malformed; `field` names the culprit when there is one.
+    #[error("{message}")]
+    Invalid {
+        message: Cow<'static, str>,
+        field: Option<&'static str>,
+    },
+    #[error("{0}")]
+    Unauthorized(Cow<'static, str>),
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
+    #[error("{message}")]
+    Conflict {
+        message: Cow<'static, str>,
+        field: Option<&'static str>,
+    },
+    #[error("too many requests, slow down")]
+    RateLimited,
+    #[error("{0}")]
+    TooLarge(Cow<'static, str>),
+    #[error("database unavailable")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(Cow<'static, str>),
+}
+
+impl Error {
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn invalid_field(field: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Forbidden(message.into())
+    }
+
+    pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Internal(message.into())
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `code` of a `message:error` event (contract §4).
+    pub fn event_code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } | Self::Conflict { .. } | Self::TooLarge(_) => "invalid_payload",
+            Self::Unauthorized(_) | Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::RateLimited => "rate_limited",
+            Self::Database(_) | Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The text a client may see: internal causes stay in the log.
+    pub fn public_message(&self) -> Cow<'static, str> {
+        match self {
+            Self::Database(_) | Self::Internal(_) => Cow::Borrowed("internal server error"),
+            other => Cow::Owned(other.to_string()),
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { field, .. } | Self::Conflict { field, .. } => *field,
+            _ => None,
+        }
+    }
+
+    /// Logs server-side failures once, where they are turned into a reply.
+    pub fn log_if_internal(&self) {
+        if matches!(self, Self::Database(_) | Self::Internal(_)) {
+            tracing::error!(error = %self, "request failed");
+        }
+    }
+
+    /// Whether the database reported a unique-constraint violation.
+    pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+        matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.log_if_internal();
+        let message = self.public_message();
+        let body = ErrorBody {
+            error: &message,
+            field: self.field(),
+        };
+        (self.status_code(), axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_a_contract_event_code() {
+        let codes = [
+            "invalid_payload",
+            "not_found",
+            "forbidden",
+            "rate_limited",
+            "internal",
+        ];
+        for err in [
+            Error::invalid("x"),
+            Error::not_found("x"),
+            Error::forbidden("x"),
+            Error::Unauthorized("x".into()),
+            Error::Conflict {
+                message: "x".into(),
+                field: None,
+            },
+            Error::RateLimited,
+            Error::TooLarge("x".into()),
+            Error::internal("x"),
+        ] {
+            assert!(codes.contains(&err.event_code()), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn internal_causes_are_not_shown_to_clients() {
+        let err = Error::internal("disk on fire at /var/lib/x");
+        assert_eq!(err.public_message(), "internal server error");
+    }
+}

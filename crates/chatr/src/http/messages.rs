@@ -1,0 +1,67 @@
+//! `GET /api/messages/conversations` and `GET /api/messages/history`.
+
+use axum::{Json, Router, extract::State, routing::get};
+
+use super::Params;
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::chat::model::{Conversation, Message};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::fields::parse_uuid;
+use crate::store::HistoryCursor;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/messages/conversations", get(conversations))
+        .route("/api/messages/history", get(history))
+}
+
+async fn conversations(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> Result<Json<Vec<Conversation>>> {
+    let rows = state.chat.store().conversations(me.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(user, last_message, unread_count)| Conversation {
+                user: state.chat.user_view(user, me.id),
+                last_message,
+                unread_count,
+            })
+            .collect(),
+    ))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    params: Params,
+) -> Result<Json<Vec<Message>>> {
+    let other = params
+        .get("recipientId")
+        .and_then(parse_uuid)
+        .ok_or_else(|| Error::invalid_field("recipientId", "recipientId must be a user id"))?;
+    let limit = params.int("limit", 50, 1, 200)?;
+    let cursor = match params.get("before") {
+        None => HistoryCursor::Latest,
+        Some(before) => match parse_uuid(before) {
+            Some(id) => HistoryCursor::BeforeMessage(id),
+            None => HistoryCursor::BeforeTime(clock::normalize(before).ok_or_else(|| {
+                Error::invalid_field(
+                    "before",
+                    "before must be a message id or an ISO-8601 timestamp",
+                )
+            })?),
+        },
+    };
+    let page = state
+        .chat
+        .store()
+        .history(me.id, other, cursor, limit)
+        .await?
+        .ok_or_else(|| {
+            Error::invalid_field("before", "before must be a message of this conversation")
+        })?;
+    Ok(Json(page))
+}

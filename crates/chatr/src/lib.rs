@@ -1,0 +1,16 @@
+//! Chatr: a self-hosted real-time 1:1 messaging server.
+//! See `docs/architecture.md` for how the modules fit together.
+
+pub mod app;
+pub mod auth;
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod fields;
+pub mod http;
+pub mod realtime;
+pub mod store;
+
+pub use app::{AppState, Running, start};
+pub use config::Config;

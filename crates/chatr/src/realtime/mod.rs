@@ -1,0 +1,139 @@
+//! The Socket.IO side: the connect middleware that checks the token, and one
+//! dispatcher per socket that turns events into calls to [`crate::chat`].
+
+mod handlers;
+pub mod notify;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use socketioxide::{
+    SocketIo,
+    extract::{AckSender, Event, SocketRef, TryData},
+    handler::ConnectHandler,
+    socket::DisconnectReason,
+};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::token::TokenError;
+use notify::Indicator;
+
+/// What one connected socket remembers between events.
+pub struct Session {
+    pub user: Uuid,
+    /// Whom this session is showing a typing / recording indicator to, so that
+    /// a disconnect can clear them.
+    typing_to: Mutex<HashSet<Uuid>>,
+    recording_to: Mutex<HashSet<Uuid>>,
+}
+
+impl Session {
+    fn new(user: Uuid) -> Self {
+        Self {
+            user,
+            typing_to: Mutex::default(),
+            recording_to: Mutex::default(),
+        }
+    }
+
+    fn shown_to(&self, kind: Indicator) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        let set = match kind {
+            Indicator::Typing => &self.typing_to,
+            Indicator::Recording => &self.recording_to,
+        };
+        set.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The reason given to the client in `connect_error`.
+struct Refusal(TokenError);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Authentication error: {}", self.0)
+    }
+}
+
+/// Registers the default namespace: authentication on every connection
+/// attempt, then one dispatcher per socket for every event.
+pub fn register(io: &SocketIo, state: AppState) {
+    let auth_state = state.clone();
+    let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
+        let state = auth_state.clone();
+        async move { authenticate(&state, &s, auth.ok()).await.map_err(Refusal) }
+    };
+    let on_connect = move |s: SocketRef| {
+        let state = state.clone();
+        async move { connected(state, s).await }
+    };
+    io.ns("/", on_connect.with(middleware));
+}
+
+async fn authenticate(
+    state: &AppState,
+    s: &SocketRef,
+    auth: Option<Value>,
+) -> Result<(), TokenError> {
+    let from_auth = auth
+        .as_ref()
+        .and_then(|a| a.get("token"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let from_header = || {
+        let header = s
+            .req_parts()
+            .headers
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        crate::auth::bearer(header).map(str::to_owned)
+    };
+    let token = from_auth
+        .filter(|t| !t.is_empty())
+        .or_else(from_header)
+        .ok_or(TokenError::Missing)?;
+    let user = state.tokens.verify(&token)?;
+    let record = match state.chat.store().user_by_id(user).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(TokenError::UnknownUser),
+        Err(e) => {
+            e.log_if_internal();
+            return Err(TokenError::Invalid);
+        }
+    };
+    state.chat.profiles().put(
+        user,
+        crate::chat::profiles::Profile {
+            username: record.username,
+            profile_image: record.profile_image,
+        },
+    );
+    s.extensions.insert(Arc::new(Session::new(user)));
+    Ok(())
+}
+
+async fn connected(state: AppState, s: SocketRef) {
+    let Some(session) = s.extensions.get::<Arc<Session>>() else {
+        tracing::error!("socket connected without a session");
+        let _ = s.disconnect();
+        return;
+    };
+    // Handlers first, so that nothing the client sends right after connecting is missed.
+    let (st, se) = (state.clone(), session.clone());
+    s.on_fallback(
+        move |s: SocketRef, Event(event): Event, TryData(data): TryData<Value>, ack: AckSender| {
+            let (state, session) = (st.clone(), se.clone());
+            async move { handlers::dispatch(&state, &session, &s, &event, data.ok(), ack).await }
+        },
+    );
+    let (st, se) = (state.clone(), session.clone());
+    s.on_disconnect(move |reason: DisconnectReason| {
+        let (state, session) = (st.clone(), se.clone());
+        async move { handlers::disconnected(&state, &session, reason).await }
+    });
+    if let Err(e) = state.chat.session_started(&s, session.user).await {
+        e.log_if_internal();
+    }
+}

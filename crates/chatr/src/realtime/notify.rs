@@ -1,0 +1,129 @@
+//! Everything the server emits to rooms, with the contract's event names and
+//! payloads. Each payload is serialised once per emit, whatever the room size.
+
+use serde::Serialize;
+use socketioxide::{SocketIo, extract::SocketRef};
+use uuid::Uuid;
+
+use crate::chat::model::{Message, Presence, Status};
+
+pub fn user_room(user: Uuid) -> String {
+    format!("user:{user}")
+}
+
+pub fn presence_room(user: Uuid) -> String {
+    format!("presence:{user}")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indicator {
+    Typing,
+    Recording,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusEvent {
+    message_id: Uuid,
+    status: Status,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TypingEvent {
+    user_id: Uuid,
+    is_typing: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordingEvent {
+    user_id: Uuid,
+    is_recording: bool,
+}
+
+#[derive(Clone)]
+pub struct Notify {
+    io: SocketIo,
+}
+
+fn report(event: &str, result: Result<(), impl std::fmt::Display>) {
+    // A session whose buffer is full misses a live event; for messages that is
+    // safe because the status stays `sent` and offline delivery resends it.
+    if let Err(e) = result {
+        tracing::warn!(event, error = %e, "emit did not reach every session");
+    }
+}
+
+impl Notify {
+    pub fn new(io: SocketIo) -> Self {
+        Self { io }
+    }
+
+    /// `message:received` to the recipient's sessions and the sender's other
+    /// sessions; `origin` is the sending socket, left out (none for uploads).
+    pub async fn message_received(&self, origin: Option<&SocketRef>, message: &Message) {
+        let rooms = [
+            user_room(message.recipient_id),
+            user_room(message.sender_id),
+        ];
+        let result = match origin {
+            Some(socket) => socket.to(rooms).emit("message:received", message).await,
+            None => self.io.to(rooms).emit("message:received", message).await,
+        };
+        report("message:received", result);
+    }
+
+    pub async fn status(&self, sender: Uuid, message_id: Uuid, status: Status) {
+        let result = self
+            .io
+            .to(user_room(sender))
+            .emit("message:status", &StatusEvent { message_id, status })
+            .await;
+        report("message:status", result);
+    }
+
+    pub async fn indicator(&self, kind: Indicator, to: Uuid, from: Uuid, on: bool) {
+        let room = self.io.to(user_room(to));
+        let result = match kind {
+            Indicator::Typing => {
+                room.emit(
+                    "typing:indicator",
+                    &TypingEvent {
+                        user_id: from,
+                        is_typing: on,
+                    },
+                )
+                .await
+            }
+            Indicator::Recording => {
+                room.emit(
+                    "recording:indicator",
+                    &RecordingEvent {
+                        user_id: from,
+                        is_recording: on,
+                    },
+                )
+                .await
+            }
+        };
+        report("indicator", result);
+    }
+
+    pub async fn presence(&self, presence: Presence) {
+        let room = presence_room(presence.user_id);
+        report(
+            "presence:status",
+            self.io.to(room).emit("presence:status", &[presence]).await,
+        );
+    }
+
+    /// Two users just became contacts: every session of each follows the other's presence.
+    pub async fn introduce(&self, a: Uuid, b: Uuid) {
+        for (who, whom) in [(a, b), (b, a)] {
+            if let Err(e) = self.io.to(user_room(who)).join(presence_room(whom)).await {
+                tracing::warn!(error = %e, "joining presence rooms");
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Rows as the database returns them, and their conversion into domain types.
+//! Stored data is trusted but still checked: a bad row is an internal error,
+//! never a panic.
+
+use uuid::Uuid;
+
+use crate::chat::model::{Message, MessageType, Status, UserRecord};
+use crate::error::{Error, Result};
+
+pub(super) fn uuid(s: &str) -> Result<Uuid> {
+    Uuid::try_parse(s).map_err(|_| Error::internal("malformed id in the database"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub profile_image: Option<String>,
+    pub last_seen: Option<String>,
+    pub created_at: String,
+}
+
+impl TryFrom<UserRow> for UserRecord {
+    type Error = Error;
+    fn try_from(r: UserRow) -> Result<Self> {
+        Ok(UserRecord {
+            id: uuid(&r.id)?,
+            username: r.username,
+            email: r.email,
+            profile_image: r.profile_image,
+            last_seen: r.last_seen,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The message columns plus the sender's profile (`select m.*, u.username as
+/// sender_username, u.profile_image as sender_profile_image`).
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    pub id: String,
+    pub sender_id: String,
+    pub recipient_id: String,
+    pub content: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub created_at: String,
+    pub read_at: Option<String>,
+    pub file_url: Option<String>,
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub file_type: Option<String>,
+    pub waveform: Option<String>,
+    pub duration: Option<f64>,
+    pub client_message_id: Option<String>,
+    pub sender_username: String,
+    pub sender_profile_image: Option<String>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = Error;
+    fn try_from(r: MessageRow) -> Result<Self> {
+        let bad = |what: &str| Error::internal(format!("malformed {what} in the database"));
+        Ok(Message {
+            id: uuid(&r.id)?,
+            sender_id: uuid(&r.sender_id)?,
+            sender_username: r.sender_username,
+            sender_profile_image: r.sender_profile_image,
+            recipient_id: uuid(&r.recipient_id)?,
+            content: r.content,
+            kind: MessageType::parse(&r.kind).ok_or_else(|| bad("type"))?,
+            status: Status::parse(&r.status).ok_or_else(|| bad("status"))?,
+            created_at: r.created_at,
+            read_at: r.read_at,
+            file_url: r.file_url,
+            file_name: r.file_name,
+            file_size: r.file_size,
+            file_type: r.file_type,
+            waveform: match r.waveform {
+                Some(w) => Some(serde_json::from_str(&w).map_err(|_| bad("waveform"))?),
+                None => None,
+            },
+            duration: r.duration,
+            client_message_id: r.client_message_id,
+        })
+    }
+}
+
+/// The columns that [`MessageRow`] reads, with `m` the message and `u` its sender.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.sender_id, m.recipient_id, m.content, m.type, m.status, m.created_at, m.read_at, \
+         m.file_url, m.file_name, m.file_size, m.file_type, m.waveform, m.duration, m.client_message_id, \
+         u.username as sender_username, u.profile_image as sender_profile_image"
+    };
+}
+pub(super) use message_columns;
+
+/// `select <message columns> from messages m join users u …`, to be followed by a `where`.
+macro_rules! message_select {
+    () => {
+        concat!(
+            "select ",
+            message_columns!(),
+            " from messages m join users u on u.id = m.sender_id"
+        )
+    };
+}
+pub(super) use message_select;
+
+/// The columns that [`UserRow`] reads.
+macro_rules! user_columns {
+    () => {
+        "id, username, email, profile_image, last_seen, created_at"
+    };
+}
+pub(super) use user_columns;
