@@ -17,6 +17,10 @@ use crate::{http, realtime};
 
 /// Largest Socket.IO frame accepted (contract §4 "Bad input").
 const MAX_FRAME_BYTES: u64 = 1024 * 1024;
+/// Packets queued per socket before emits to it fail. A client that sends a
+/// burst of events gets an ack, an event and maybe an error for each; the
+/// default of 128 dropped acks under such bursts. The queue grows only as used.
+const SEND_BUFFER_PACKETS: usize = 4096;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -64,6 +68,7 @@ pub async fn start(
 
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
+        .max_buffer_size(SEND_BUFFER_PACKETS)
         .build_layer();
     let chat = Chat::new(
         store.clone(),
@@ -77,6 +82,7 @@ pub async fn start(
         config: config.clone(),
     };
     realtime::register(&io, state.clone());
+    let closing_state = state.clone();
 
     let app = http::router()
         .fallback(http::not_found)
@@ -110,7 +116,7 @@ pub async fn start(
                 _ = stop_rx => {}
             }
             tracing::info!("shutting down: closing sockets");
-            io.close().await;
+            realtime::close_all(&io, &closing_state).await;
         };
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(signal)

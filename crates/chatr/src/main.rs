@@ -1,5 +1,6 @@
 //! The `chatr` binary: read the configuration, start logging, serve until a signal.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,10 +9,13 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = chatr::Config::parse();
+    // Logs go to stderr: stdout carries only the line that announces the address.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     tracing::debug!(?config, "configuration");
     let running = match chatr::start(config, shutdown_signal()).await {

@@ -31,6 +31,9 @@ pub enum TokenError {
     Invalid,
     #[error("unknown user")]
     UnknownUser,
+    /// The account could not be checked (database trouble); the client may retry.
+    #[error("server unavailable, try again")]
+    Unavailable,
 }
 
 pub struct Tokens {

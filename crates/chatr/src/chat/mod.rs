@@ -254,19 +254,11 @@ impl Chat {
         self.0.notify.indicator(kind, recipient, actor, false).await;
     }
 
-    /// A new authenticated session: rooms, presence, then offline delivery.
-    pub async fn session_started(&self, socket: &SocketRef, user: Uuid) -> Result<()> {
+    /// Counts a session that passed authentication, before the client learns
+    /// it is connected, so that a session closing at the same moment cannot
+    /// make the user look offline. Must be paired with [`Chat::session_ended`].
+    pub async fn session_opened(&self, user: Uuid) {
         self.0.open_sessions.fetch_add(1, Ordering::SeqCst);
-        socket.join(user_room(user));
-        let contacts = self.0.store.contacts_of(user).await?;
-        socket.join(
-            contacts
-                .iter()
-                .map(|c| presence_room(*c))
-                .collect::<Vec<_>>(),
-        );
-        self.known_contacts()
-            .extend(contacts.iter().map(|c| pair(user, *c)));
         if self.0.presence.connect(user) {
             self.0
                 .notify
@@ -277,6 +269,25 @@ impl Chat {
                 })
                 .await;
         }
+    }
+
+    /// Joins a new session to its user's room and its contacts' presence rooms.
+    pub async fn join_rooms(&self, socket: &SocketRef, user: Uuid) -> Result<()> {
+        let contacts = self.0.store.contacts_of(user).await?;
+        socket.join(user_room(user));
+        socket.join(
+            contacts
+                .iter()
+                .map(|c| presence_room(*c))
+                .collect::<Vec<_>>(),
+        );
+        self.known_contacts()
+            .extend(contacts.iter().map(|c| pair(user, *c)));
+        Ok(())
+    }
+
+    /// Offline delivery: every message to `user` still `sent`, oldest first.
+    pub async fn deliver_backlog(&self, socket: &SocketRef, user: Uuid) -> Result<()> {
         for message in self.0.store.pending_for(user).await? {
             if !deliver_to(socket, &message).await {
                 break;
@@ -286,7 +297,7 @@ impl Chat {
     }
 
     /// A session closed: on the user's last one, write `lastSeen` and announce `offline`.
-    pub async fn session_ended(&self, user: Uuid, reason: DisconnectReason) {
+    pub async fn session_ended(&self, user: Uuid, reason: Option<DisconnectReason>) {
         tracing::debug!(%user, ?reason, "session ended");
         self.end_session(user).await;
         self.0.open_sessions.fetch_sub(1, Ordering::SeqCst);

@@ -115,7 +115,9 @@ async fn handle(
                 content,
                 client_message_id: client_message_id.map(str::to_owned),
             };
-            chat.send_text(me, input, s).await.map(|m| Reply::Message(Box::new(m)))
+            chat.send_text(me, input, s)
+                .await
+                .map(|m| Reply::Message(Box::new(m)))
         }
         "message:delivered" => receipt(state, me, payload, Receipt::Delivered).await,
         "message:read" => receipt(state, me, payload, Receipt::Read).await,
@@ -248,6 +250,9 @@ fn refuse(s: &SocketRef, ack: AckSender, event: &str, payload: Option<&Value>, e
 }
 
 pub(super) async fn disconnected(state: &AppState, session: &Session, reason: DisconnectReason) {
+    if !session.end() {
+        return;
+    }
     for kind in [Indicator::Typing, Indicator::Recording] {
         let shown: Vec<Uuid> = session.shown_to(kind).drain().collect();
         for recipient in shown {
@@ -257,5 +262,5 @@ pub(super) async fn disconnected(state: &AppState, session: &Session, reason: Di
                 .await;
         }
     }
-    state.chat.session_ended(session.user, reason).await;
+    state.chat.session_ended(session.user, Some(reason)).await;
 }

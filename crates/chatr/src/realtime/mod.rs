@@ -5,7 +5,10 @@ mod handlers;
 pub mod notify;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
 
 use serde_json::Value;
 use socketioxide::{
@@ -18,11 +21,15 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::token::TokenError;
+use crate::chat::Chat;
 use notify::Indicator;
 
 /// What one connected socket remembers between events.
 pub struct Session {
     pub user: Uuid,
+    /// Set once the session's end has been handled; see the `Drop` impl.
+    ended: AtomicBool,
+    chat: Chat,
     /// Whom this session is showing a typing / recording indicator to, so that
     /// a disconnect can clear them.
     typing_to: Mutex<HashSet<Uuid>>,
@@ -30,12 +37,19 @@ pub struct Session {
 }
 
 impl Session {
-    fn new(user: Uuid) -> Self {
+    fn new(user: Uuid, chat: Chat) -> Self {
         Self {
             user,
+            ended: AtomicBool::new(false),
+            chat,
             typing_to: Mutex::default(),
             recording_to: Mutex::default(),
         }
+    }
+
+    /// True the first time only: a session ends once.
+    pub(super) fn end(&self) -> bool {
+        !self.ended.swap(true, Ordering::SeqCst)
     }
 
     fn shown_to(&self, kind: Indicator) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
@@ -44,6 +58,19 @@ impl Session {
             Indicator::Recording => &self.recording_to,
         };
         set.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Session {
+    /// A socket can be dropped without its disconnect handler ever running (its
+    /// connect packet failed to send); its presence count must still go.
+    fn drop(&mut self) {
+        if self.end()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (chat, user) = (self.chat.clone(), self.user);
+            runtime.spawn(async move { chat.session_ended(user, None).await });
+        }
     }
 }
 
@@ -69,6 +96,18 @@ pub fn register(io: &SocketIo, state: AppState) {
         async move { connected(state, s).await }
     };
     io.ns("/", on_connect.with(middleware));
+}
+
+/// Ends every session as a disconnect would (indicators cleared, lastSeen
+/// written, contacts told), then closes the transports. socketioxide's own
+/// close does not run disconnect handlers, so shutdown calls this instead.
+pub async fn close_all(io: &SocketIo, state: &AppState) {
+    for socket in io.sockets() {
+        if let Some(session) = socket.extensions.get::<Arc<Session>>() {
+            handlers::disconnected(state, &session, DisconnectReason::ClosingServer).await;
+        }
+    }
+    io.close().await;
 }
 
 async fn authenticate(
@@ -110,17 +149,22 @@ async fn authenticate(
             profile_image: record.profile_image,
         },
     );
-    s.extensions.insert(Arc::new(Session::new(user)));
+    // Everything a connected socket needs is in place before socketioxide sends
+    // the connect packet: a client may emit the moment it sees it, and an event
+    // that arrives before its handler exists is silently dropped.
+    if let Err(e) = state.chat.join_rooms(s, user).await {
+        e.log_if_internal();
+        return Err(TokenError::Unavailable);
+    }
+    let session = Arc::new(Session::new(user, state.chat.clone()));
+    listen(state, s, &session);
+    s.extensions.insert(session);
+    state.chat.session_opened(user).await;
     Ok(())
 }
 
-async fn connected(state: AppState, s: SocketRef) {
-    let Some(session) = s.extensions.get::<Arc<Session>>() else {
-        tracing::error!("socket connected without a session");
-        let _ = s.disconnect();
-        return;
-    };
-    // Handlers first, so that nothing the client sends right after connecting is missed.
+/// One dispatcher for every event (see `handlers::dispatch`) and the disconnect handler.
+fn listen(state: &AppState, s: &SocketRef, session: &Arc<Session>) {
     let (st, se) = (state.clone(), session.clone());
     s.on_fallback(
         move |s: SocketRef, Event(event): Event, TryData(data): TryData<Value>, ack: AckSender| {
@@ -133,7 +177,16 @@ async fn connected(state: AppState, s: SocketRef) {
         let (state, session) = (st.clone(), se.clone());
         async move { handlers::disconnected(&state, &session, reason).await }
     });
-    if let Err(e) = state.chat.session_started(&s, session.user).await {
+}
+
+/// The socket is connected: deliver what its user missed.
+async fn connected(state: AppState, s: SocketRef) {
+    let Some(session) = s.extensions.get::<Arc<Session>>() else {
+        tracing::error!("socket connected without a session");
+        let _ = s.disconnect();
+        return;
+    };
+    if let Err(e) = state.chat.deliver_backlog(&s, session.user).await {
         e.log_if_internal();
     }
 }

@@ -112,9 +112,11 @@ impl Notify {
 
     pub async fn presence(&self, presence: Presence) {
         let room = presence_room(presence.user_id);
+        // socketioxide spreads arrays into several arguments; a Vec is one (a list).
+        let list = vec![presence];
         report(
             "presence:status",
-            self.io.to(room).emit("presence:status", &[presence]).await,
+            self.io.to(room).emit("presence:status", &list).await,
         );
     }
 

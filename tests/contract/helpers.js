@@ -1,0 +1,187 @@
+// Test harness: starts a real chatr binary on a free port with its own data
+// directory, and speaks to it like clients do (fetch + socket.io-client v4).
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = process.env.CHATR_BIN ?? path.join(ROOT, 'target/debug/chatr');
+export const TIMEOUT = 5000;
+
+/** Starts chatr; resolves once it prints the port it listens on. */
+export async function startServer({ env = {}, dataDir, generatedSecret = false } = {}) {
+  dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-contract-'));
+  const secret = generatedSecret ? undefined : env.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
+  const { JWT_SECRET: _inherited, ...inherited } = process.env;
+  const child = spawn(BIN, [], {
+    env: {
+      ...inherited,
+      PORT: '0',
+      CHATR_HOST: '127.0.0.1',
+      CHATR_DATA_DIR: dataDir,
+      CHATR_RATE_LIMITS: 'off',
+      ...(secret ? { JWT_SECRET: secret } : {}),
+      RUST_LOG: process.env.RUST_LOG ?? 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; if (process.env.CHATR_TEST_LOG) process.stderr.write(d); });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`chatr did not start:\n${stderr}`)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /chatr listening on (http:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`chatr exited with ${code}:\n${stderr}`)); });
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const sockets = new Set();
+  return {
+    url, dataDir, secret, child, sockets,
+    stderr: () => stderr,
+    /** SIGTERM and wait: a graceful shutdown. */
+    async stop() {
+      for (const s of sockets) s.disconnect();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    /** SIGKILL: a crash. */
+    async kill() {
+      child.kill('SIGKILL');
+      return exited;
+    },
+  };
+}
+
+/** Plain HTTP; resolves `{ status, body, headers }` with `body` parsed when it is JSON. */
+export async function api(server, method, urlPath, { body, token, raw, headers = {} } = {}) {
+  const res = await fetch(server.url + urlPath, {
+    method,
+    headers: {
+      ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
+  });
+  const text = await res.text();
+  let parsed = text;
+  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+let counter = 0;
+/** A unique valid username for this run. */
+export function uniqueName(prefix = 'u') {
+  counter += 1;
+  return `${prefix}${process.pid % 10000}_${counter}_${crypto.randomBytes(2).toString('hex')}`.slice(0, 20);
+}
+
+/** Registers a fresh user; resolves `{ token, user, password }`. */
+export async function register(server, prefix = 'u') {
+  const username = uniqueName(prefix);
+  const password = 'Secret123!';
+  const res = await api(server, 'POST', '/api/auth/register', {
+    body: { username, email: `${username}@example.com`, password },
+  });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { ...res.body, password };
+}
+
+/** Connects a socket.io-client and resolves once connected (rejects on connect_error). */
+export function connect(server, token, { transport = 'websocket', auth, ...opts } = {}) {
+  const socket = io(server.url, {
+    auth: auth ?? { token },
+    transports: transport === 'upgrade' ? ['polling', 'websocket'] : [transport],
+    reconnection: false,
+    forceNew: true,
+    timeout: TIMEOUT,
+    ...opts,
+  });
+  server.sockets.add(socket);
+  recordEvents(socket);
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (err) => { socket.close(); reject(err); });
+  });
+}
+
+/** Resolves the `connect_error` of a refused connection. */
+export function connectError(server, opts) {
+  return connect(server, undefined, opts).then(
+    (s) => { s.close(); throw new Error('connection was accepted'); },
+    (err) => err,
+  );
+}
+
+// Every event a test socket receives is recorded, so that a test can wait for
+// one that arrived before it started waiting, and can assert that one did not.
+function recordEvents(socket) {
+  socket.received = [];
+  socket.onAny((event, ...args) => {
+    socket.received.push({ event, payload: args[0] });
+    for (const w of [...(socket.waiters ?? [])]) w();
+  });
+}
+
+/** Waits for an event matching `predicate` (already received ones count). */
+export function waitFor(socket, event, predicate = () => true, timeout = TIMEOUT) {
+  return new Promise((resolve, reject) => {
+    socket.waiters ??= new Set();
+    const check = () => {
+      const hit = socket.received.find((r) => r.event === event && predicate(r.payload) && !r.taken);
+      if (!hit) return false;
+      hit.taken = true;
+      socket.waiters.delete(check);
+      clearTimeout(timer);
+      resolve(hit.payload);
+      return true;
+    };
+    const timer = setTimeout(() => {
+      socket.waiters.delete(check);
+      reject(new Error(`timed out waiting for ${event}; got ${JSON.stringify(socket.received.map((r) => r.event))}`));
+    }, timeout);
+    if (!check()) socket.waiters.add(check);
+  });
+}
+
+/** The events named `event` received so far (optionally matching). */
+export function receivedEvents(socket, event, predicate = () => true) {
+  return socket.received.filter((r) => r.event === event && predicate(r.payload)).map((r) => r.payload);
+}
+
+/** Emits with an acknowledgement; resolves the ack. */
+export function emitAck(socket, event, ...args) {
+  return socket.timeout(TIMEOUT).emitWithAck(event, ...args);
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Lets in-flight events arrive before asserting that something did not. */
+export const settle = () => sleep(300);
+
+const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+/** Signs a JWT by hand, so that tests can make expired, foreign or wrong-algorithm tokens. */
+export function signToken(secret, claims, alg = 'HS256') {
+  const head = b64url({ alg, typ: 'JWT' });
+  const body = b64url(claims);
+  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
+  const sig = hash ? crypto.createHmac(hash, secret).update(`${head}.${body}`).digest('base64url') : '';
+  return `${head}.${body}.${sig}`;
+}
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export const MESSAGE_KEYS = [
+  'id', 'senderId', 'senderUsername', 'senderProfileImage', 'recipientId', 'content', 'type', 'status',
+  'createdAt', 'readAt', 'fileUrl', 'fileName', 'fileSize', 'fileType', 'waveform', 'duration', 'clientMessageId',
+].sort();
+export const TRANSPORTS = ['websocket', 'polling'];
