@@ -2,7 +2,7 @@
 //! payloads. Each payload is serialised once per emit, whatever the room size.
 
 use serde::Serialize;
-use socketioxide::{SocketIo, extract::SocketRef};
+use socketioxide::{SocketIo, extract::SocketRef, operators::BroadcastOperators};
 use uuid::Uuid;
 
 use crate::chat::model::{Message, Presence, Status};
@@ -60,6 +60,18 @@ impl Notify {
         Self { io }
     }
 
+    /// The default namespace, or `None` once the server is closing (socketioxide
+    /// panics on `io.to` after `close`, and nobody is listening any more).
+    fn ns(&self) -> Option<BroadcastOperators> {
+        self.io.of("/")
+    }
+
+    async fn emit(&self, room: String, event: &str, data: &(impl Serialize + ?Sized)) {
+        if let Some(ns) = self.ns() {
+            report(event, ns.to(room).emit(event, data).await);
+        }
+    }
+
     /// `message:received` to the recipient's sessions and the sender's other
     /// sessions; `origin` is the sending socket, left out (none for uploads).
     pub async fn message_received(&self, origin: Option<&SocketRef>, message: &Message) {
@@ -67,63 +79,72 @@ impl Notify {
             user_room(message.recipient_id),
             user_room(message.sender_id),
         ];
-        let result = match origin {
-            Some(socket) => socket.to(rooms).emit("message:received", message).await,
-            None => self.io.to(rooms).emit("message:received", message).await,
-        };
-        report("message:received", result);
+        match origin {
+            Some(socket) => report(
+                "message:received",
+                socket.to(rooms).emit("message:received", message).await,
+            ),
+            None => {
+                if let Some(ns) = self.ns() {
+                    report(
+                        "message:received",
+                        ns.to(rooms).emit("message:received", message).await,
+                    );
+                }
+            }
+        }
     }
 
     pub async fn status(&self, sender: Uuid, message_id: Uuid, status: Status) {
-        let result = self
-            .io
-            .to(user_room(sender))
-            .emit("message:status", &StatusEvent { message_id, status })
-            .await;
-        report("message:status", result);
+        self.emit(
+            user_room(sender),
+            "message:status",
+            &StatusEvent { message_id, status },
+        )
+        .await;
     }
 
     pub async fn indicator(&self, kind: Indicator, to: Uuid, from: Uuid, on: bool) {
-        let room = self.io.to(user_room(to));
-        let result = match kind {
+        let room = user_room(to);
+        match kind {
             Indicator::Typing => {
-                room.emit(
+                self.emit(
+                    room,
                     "typing:indicator",
                     &TypingEvent {
                         user_id: from,
                         is_typing: on,
                     },
                 )
-                .await
+                .await;
             }
             Indicator::Recording => {
-                room.emit(
-                    "recording:indicator",
-                    &RecordingEvent {
-                        user_id: from,
-                        is_recording: on,
-                    },
-                )
-                .await
+                let event = RecordingEvent {
+                    user_id: from,
+                    is_recording: on,
+                };
+                self.emit(room, "recording:indicator", &event).await;
             }
-        };
-        report("indicator", result);
+        }
     }
 
     pub async fn presence(&self, presence: Presence) {
-        let room = presence_room(presence.user_id);
         // socketioxide spreads arrays into several arguments; a Vec is one (a list).
         let list = vec![presence];
-        report(
-            "presence:status",
-            self.io.to(room).emit("presence:status", &list).await,
-        );
+        self.emit(presence_room(list[0].user_id), "presence:status", &list)
+            .await;
     }
 
     /// Two users just became contacts: every session of each follows the other's presence.
     pub async fn introduce(&self, a: Uuid, b: Uuid) {
+        let Some(ns) = self.ns() else { return };
         for (who, whom) in [(a, b), (b, a)] {
-            if let Err(e) = self.io.to(user_room(who)).join(presence_room(whom)).await {
+            if let Err(e) = ns
+                .clone()
+                .to(user_room(who))
+                .join(presence_room(whom))
+                .await
+            {
                 tracing::warn!(error = %e, "joining presence rooms");
             }
         }

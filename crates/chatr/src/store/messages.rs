@@ -93,14 +93,25 @@ impl Store {
                 }
             }
         };
-        // Each direction walks its own (sender, recipient, seq) index backwards.
+        // Each direction walks its own (sender, recipient, seq) index backwards and
+        // stops after `limit` rows; the newest `limit` of the two is the page. An OR
+        // over both directions would sort the whole conversation for every page.
         let rows = sqlx::query_as::<_, MessageRow>(concat!(
-            "select * from (select m.seq, ",
+            "select * from ( \
+               select * from (select m.seq, ",
             message_columns!(),
             " from messages m join users u on u.id = m.sender_id \
-               where ((m.sender_id = $1 and m.recipient_id = $2) or (m.sender_id = $2 and m.recipient_id = $1)) \
-                 and m.seq < $3 and ($4 is null or m.created_at < $4) \
-               order by m.seq desc limit $5) \
+                  where m.sender_id = $1 and m.recipient_id = $2 and m.seq < $3 \
+                    and ($4 is null or m.created_at < $4) \
+                  order by m.seq desc limit $5) \
+               union all \
+               select * from (select m.seq, ",
+            message_columns!(),
+            " from messages m join users u on u.id = m.sender_id \
+                  where m.sender_id = $2 and m.recipient_id = $1 and m.seq < $3 \
+                    and ($4 is null or m.created_at < $4) \
+                  order by m.seq desc limit $5) \
+               order by seq desc limit $5) \
              order by seq"
         ))
         .bind(&me)

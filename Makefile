@@ -1,0 +1,38 @@
+# The commands README and CI call. `make run` builds and starts Chatr on
+# SQLite in ./data; `make test` runs every test (Rust and the contract suite).
+CARGO ?= cargo
+NPM ?= npm
+CONTRACT := tests/contract
+
+.PHONY: build run test test-rust test-contract lint fmt clean
+
+build:
+	$(CARGO) build --release --locked -p chatr
+
+run: build
+	./target/release/chatr
+
+test: test-rust test-contract
+
+test-rust:
+	$(CARGO) test --workspace --locked
+
+# The contract suite drives the debug binary with the official socket.io-client.
+test-contract: $(CONTRACT)/node_modules/.installed
+	$(CARGO) build --locked -p chatr
+	cd $(CONTRACT) && $(NPM) test
+
+$(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
+	cd $(CONTRACT) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf $(CONTRACT)/node_modules

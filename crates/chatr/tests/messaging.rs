@@ -1,0 +1,167 @@
+//! Integration tests of the messaging core against a real server on port 0.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use serde_json::json;
+use support::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sent_message_reaches_the_recipient_and_its_receipts_reach_the_sender() {
+    let server = TestServer::start().await;
+    let (alice_token, alice) = server.register("alice").await;
+    let (bob_token, bob) = server.register("bob").await;
+    let mut a = server.connect(&alice_token).await;
+    let mut b = server.connect(&bob_token).await;
+
+    let ack = a
+        .emit_ack(
+            "message:send",
+            json!({ "recipientId": bob, "content": "hi bob" }),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let id = ack["message"]["id"].as_str().unwrap().to_owned();
+    let received = b.next_event("message:received").await;
+    assert_eq!(received["id"], id.as_str());
+    assert_eq!(received["content"], "hi bob");
+    assert_eq!(
+        a.next_event("message:status").await,
+        json!({ "messageId": id, "status": "sent" })
+    );
+
+    let ack = b
+        .emit_ack(
+            "message:delivered",
+            json!({ "messageId": id, "senderId": alice }),
+        )
+        .await;
+    assert_eq!(ack, json!({ "ok": true, "status": "delivered" }));
+    assert_eq!(
+        a.next_event("message:status").await,
+        json!({ "messageId": id, "status": "delivered" })
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_from_many_sessions_are_all_acknowledged_and_stored_once() {
+    let server = TestServer::start().await;
+    let (bob_token, bob) = server.register("bob").await;
+    let mut senders = Vec::new();
+    for i in 0..8 {
+        let (token, _) = server.register(&format!("s{i}")).await;
+        senders.push((token.clone(), server.connect(&token).await));
+    }
+    // Fire everything before awaiting any ack, so that the writer batches them.
+    let mut pending = Vec::new();
+    for (_, client) in senders.iter_mut() {
+        for n in 0..50 {
+            let payload = json!({ "recipientId": bob, "content": format!("m{n}"), "clientMessageId": format!("c{n}") });
+            pending.push(client.emit_with_ack("message:send", payload).await);
+        }
+    }
+    for rx in pending {
+        let ack = tokio::time::timeout(support::TIMEOUT, rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    let (status, conversations) = server
+        .http("GET", "/api/messages/conversations", Some(&bob_token), None)
+        .await;
+    assert_eq!(status, 200);
+    let rows = conversations.as_array().unwrap();
+    assert_eq!(rows.len(), 8);
+    assert!(
+        rows.iter().all(|r| r["unreadCount"] == 50),
+        "{conversations}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_message_survives_a_graceful_restart() {
+    let server = TestServer::start().await;
+    let (alice_token, _) = server.register("alice").await;
+    let (bob_token, bob) = server.register("bob").await;
+    let mut a = server.connect(&alice_token).await;
+    let mut pending = Vec::new();
+    for n in 0..100 {
+        pending.push(
+            a.emit_with_ack(
+                "message:send",
+                json!({ "recipientId": bob, "content": format!("m{n}") }),
+            )
+            .await,
+        );
+    }
+    let mut acked = 0;
+    for rx in pending {
+        if rx.await.is_ok_and(|ack| ack["ok"] == true) {
+            acked += 1;
+        }
+    }
+    let data_dir = server.data_dir.clone();
+    let dir = server.stop().await;
+    let server = TestServer::start_in(data_dir).await;
+    let (_, alice_record) = {
+        let (status, me) = server
+            .http("GET", "/api/auth/me", Some(&alice_token), None)
+            .await;
+        (status, me)
+    };
+    let alice = alice_record["id"].as_str().unwrap();
+    let (_, history) = server
+        .http(
+            "GET",
+            &format!("/api/messages/history?recipientId={alice}&limit=200"),
+            Some(&bob_token),
+            None,
+        )
+        .await;
+    assert_eq!(history.as_array().unwrap().len(), acked);
+    assert_eq!(acked, 100);
+    server.stop().await;
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_say_authentication_error() {
+    let server = TestServer::start().await;
+    let err = support::Client::connect(server.addr, "nonsense")
+        .await
+        .err()
+        .unwrap();
+    assert!(err.starts_with("Authentication error"), "{err}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_payload_gets_message_error_and_the_connection_stays_usable() {
+    let server = TestServer::start().await;
+    let (alice_token, _) = server.register("alice").await;
+    let (_, bob) = server.register("bob").await;
+    let mut a = server.connect(&alice_token).await;
+    let ack = a.emit_ack("message:send", json!("just a string")).await;
+    assert_eq!(ack["ok"], false);
+    assert_eq!(ack["error"]["code"], "invalid_payload");
+    let err = a.next_event("message:error").await;
+    assert_eq!(err["event"], "message:send");
+    let ack = a
+        .emit_ack(
+            "message:send",
+            json!({ "recipientId": bob, "content": "x".repeat(10_001) }),
+        )
+        .await;
+    assert_eq!(ack["error"]["code"], "invalid_payload");
+    let ack = a
+        .emit_ack(
+            "message:send",
+            json!({ "recipientId": bob, "content": "fine" }),
+        )
+        .await;
+    assert_eq!(ack["ok"], true);
+    server.stop().await;
+}
