@@ -284,3 +284,28 @@ describe('errors', () => {
     sa.close(); sb.close();
   });
 });
+
+describe('CORS', () => {
+  test('configured origins are allowed cross-origin, others are not', async () => {
+    const cors = await startServer({ env: { CHATR_CORS_ORIGINS: 'http://app.example,http://other.example' } });
+    try {
+      const preflight = (origin) => fetch(`${cors.url}/api/auth/login`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+      let res = await preflight('http://app.example');
+      assert.equal(res.headers.get('access-control-allow-origin'), 'http://app.example');
+      res = await preflight('http://evil.example');
+      assert.equal(res.headers.get('access-control-allow-origin'), null);
+      res = await fetch(`${cors.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'http://other.example' } });
+      assert.equal(res.headers.get('access-control-allow-origin'), 'http://other.example', 'the Socket.IO endpoint too');
+    } finally {
+      await cors.stop();
+    }
+  });
+
+  test('with no origins configured, cross-origin requests get no CORS grant', async () => {
+    const res = await fetch(`${server.url}/api/health`, { headers: { origin: 'http://evil.example' } });
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+});

@@ -2,7 +2,9 @@
 //! payloads. Each payload is serialised once per emit, whatever the room size.
 
 use serde::Serialize;
-use socketioxide::{SocketIo, extract::SocketRef, operators::BroadcastOperators};
+use socketioxide::{
+    BroadcastError, SocketError, SocketIo, extract::SocketRef, operators::BroadcastOperators,
+};
 use uuid::Uuid;
 
 use crate::chat::model::{Message, Presence, Status};
@@ -47,11 +49,15 @@ pub struct Notify {
     io: SocketIo,
 }
 
-fn report(event: &str, result: Result<(), impl std::fmt::Display>) {
-    // A session whose buffer is full misses a live event; for messages that is
-    // safe because the status stays `sent` and offline delivery resends it.
-    if let Err(e) = result {
-        tracing::warn!(event, error = %e, "emit did not reach every session");
+fn report(event: &str, result: Result<(), BroadcastError>) {
+    match result {
+        Ok(()) => {}
+        // A session closing while we emit is routine.
+        Err(BroadcastError::Socket(errors))
+            if errors.iter().all(|e| matches!(e, SocketError::Closed)) => {}
+        // A session whose buffer is full misses a live event; for messages that is
+        // safe because the status stays `sent` and offline delivery resends it.
+        Err(e) => tracing::warn!(event, error = %e, "emit did not reach every session"),
     }
 }
 
