@@ -2,6 +2,7 @@
 // directory, and speaks to it like clients do (fetch + socket.io-client v4).
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,45 @@ export async function startServer({ env = {}, dataDir, generatedSecret = false }
       return exited;
     },
   };
+}
+
+/**
+ * Multipart upload; `parts` maps field names to strings or `{ data, name, type }` files.
+ * Sent with node:http rather than fetch: the server may answer (401, 413) before it
+ * has read the body, which fetch reports as a network error instead of the answer.
+ */
+export async function upload(server, urlPath, token, parts) {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(parts)) {
+    if (value === undefined) continue;
+    if (typeof value === 'string') form.append(key, value);
+    else form.append(key, new Blob([value.data], { type: value.type ?? 'application/octet-stream' }), value.name ?? 'file');
+  }
+  const encoded = new Request('http://localhost/', { method: 'POST', body: form });
+  const body = Buffer.from(await encoded.arrayBuffer());
+  const url = new URL(server.url + urlPath);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false,
+      headers: {
+        'content-type': encoded.headers.get('content-type'),
+        'content-length': body.length,
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, body: parsed, headers: new Headers(res.headers) });
+      });
+    });
+    // An early answer closes the connection while we still write: not an error here.
+    req.on('error', (err) => { if (!['EPIPE', 'ECONNRESET'].includes(err.code)) reject(err); });
+    req.end(body);
+  });
 }
 
 /** Plain HTTP; resolves `{ status, body, headers }` with `body` parsed when it is JSON. */
@@ -180,8 +220,10 @@ export function signToken(secret, claims, alg = 'HS256') {
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+// The contract's Message fields plus `thumbnailUrl` (an allowed extra: image previews).
 export const MESSAGE_KEYS = [
   'id', 'senderId', 'senderUsername', 'senderProfileImage', 'recipientId', 'content', 'type', 'status',
   'createdAt', 'readAt', 'fileUrl', 'fileName', 'fileSize', 'fileType', 'waveform', 'duration', 'clientMessageId',
+  'thumbnailUrl',
 ].sort();
 export const TRANSPORTS = ['websocket', 'polling'];

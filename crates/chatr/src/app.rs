@@ -12,6 +12,7 @@ use crate::auth::token::{Tokens, load_secret};
 use crate::chat::Chat;
 use crate::config::{Config, RateLimits};
 use crate::error::{Error, Result};
+use crate::media::Storage;
 use crate::store::Store;
 use crate::{http, realtime};
 
@@ -28,6 +29,7 @@ pub struct AppState {
     pub chat: Chat,
     pub tokens: Arc<Tokens>,
     pub config: Arc<Config>,
+    pub storage: Storage,
 }
 
 /// A started server.
@@ -64,6 +66,7 @@ pub async fn start(
         .map_err(|e| Error::internal(format!("creating {}: {e}", config.data_dir.display())))?;
     let secret = load_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let tokens = Arc::new(Tokens::new(&secret, config.token_ttl_secs)?);
+    let storage = Storage::open(config.data_dir.join("uploads"))?;
     let store = Store::open(&config.database_url(), config.sqlite_synchronous).await?;
 
     let (socket_layer, io) = SocketIo::builder()
@@ -80,11 +83,12 @@ pub async fn start(
         chat: chat.clone(),
         tokens,
         config: config.clone(),
+        storage,
     };
     realtime::register(&io, state.clone());
     let closing_state = state.clone();
 
-    let app = http::router()
+    let app = http::router(config.max_upload_bytes)
         .fallback(http::not_found)
         .with_state(state)
         .layer(socket_layer)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod fields;
 pub mod http;
+pub mod media;
 pub mod realtime;
 pub mod store;
 

@@ -29,6 +29,23 @@ use model::{Message, MessageType, Presence, PresenceStatus, Status, User, UserRe
 use presence::PresenceRegistry;
 use profiles::{Profile, Profiles};
 
+/// An attachment message whose file is already stored (see `http::uploads`).
+pub struct Attachment {
+    pub recipient_id: Uuid,
+    pub kind: MessageType,
+    pub caption: String,
+    pub file_url: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub file_type: String,
+    pub waveform: Option<Vec<f32>>,
+    pub duration: Option<f64>,
+    pub thumbnail_url: Option<String>,
+}
+
+/// Bounds of a client-computed waveform (`PATCH …/waveform`).
+pub const MAX_WAVEFORM_VALUES: usize = 256;
+
 /// A text message as a client asked to send it, already validated.
 pub struct SendText {
     pub recipient_id: Uuid,
@@ -151,8 +168,119 @@ impl Chat {
             waveform: None,
             duration: None,
             client_message_id: input.client_message_id,
+            thumbnail_url: None,
         };
         self.store_and_announce(message, Some(origin)).await
+    }
+
+    /// Refuses an attachment before its bytes are processed: the recipient must
+    /// exist and not be the sender, and the sender must be within the send limit.
+    pub async fn check_attachment(&self, sender: Uuid, recipient: Uuid) -> Result<()> {
+        self.counterpart(sender, recipient).await?;
+        self.0.limits.check(sender, Action::Send)
+    }
+
+    /// `POST /api/messages/upload`: announced exactly like `message:send`, to
+    /// every session of the sender (no sending socket to leave out).
+    pub async fn send_attachment(&self, sender: Uuid, a: Attachment) -> Result<Message> {
+        let profile = self
+            .0
+            .profiles
+            .get(&self.0.store, sender)
+            .await?
+            .ok_or_else(|| Error::forbidden("unknown sender"))?;
+        let message = Message {
+            id: Uuid::now_v7(),
+            sender_id: sender,
+            sender_username: profile.username.clone(),
+            sender_profile_image: profile.profile_image.clone(),
+            recipient_id: a.recipient_id,
+            content: a.caption,
+            kind: a.kind,
+            status: Status::Sent,
+            created_at: clock::now(),
+            read_at: None,
+            file_url: Some(a.file_url),
+            file_name: Some(a.file_name),
+            file_size: Some(a.file_size),
+            file_type: Some(a.file_type),
+            waveform: a.waveform,
+            duration: a.duration,
+            client_message_id: None,
+            thumbnail_url: a.thumbnail_url,
+        };
+        self.store_and_announce(message, None).await
+    }
+
+    /// `PATCH /api/messages/:id/waveform`: the sender's own waveform for a voice
+    /// or audio message; both sides get `audio:waveform`.
+    pub async fn set_waveform(
+        &self,
+        actor: Uuid,
+        id: Uuid,
+        waveform: Vec<f32>,
+        duration: f64,
+    ) -> Result<Message> {
+        if waveform.is_empty()
+            || waveform.len() > MAX_WAVEFORM_VALUES
+            || waveform
+                .iter()
+                .any(|v| !v.is_finite() || !(0.0..=1.0).contains(v))
+        {
+            return Err(Error::invalid_field(
+                "waveform",
+                "waveform must be 1-256 numbers between 0 and 1",
+            ));
+        }
+        if !duration.is_finite() || duration <= 0.0 {
+            return Err(Error::invalid_field(
+                "duration",
+                "duration must be a number of seconds above 0",
+            ));
+        }
+        let mut message = self
+            .0
+            .store
+            .message(id)
+            .await?
+            .ok_or_else(|| Error::not_found("message not found"))?;
+        if message.sender_id != actor {
+            return Err(Error::forbidden("only the sender may set the waveform"));
+        }
+        if !message.kind.is_audio() {
+            return Err(Error::invalid(
+                "only audio and voice messages have a waveform",
+            ));
+        }
+        self.0.store.set_waveform(id, &waveform, duration).await?;
+        self.0.notify.waveform(&message, &waveform, duration).await;
+        message.waveform = Some(waveform);
+        message.duration = Some(duration);
+        Ok(message)
+    }
+
+    /// Sets or clears a profile image; returns the previous one (for its files
+    /// to be removed). New messages carry the new image at once.
+    pub async fn set_profile_image(
+        &self,
+        user: Uuid,
+        url: Option<String>,
+    ) -> Result<Option<String>> {
+        let profile = self
+            .0
+            .profiles
+            .get(&self.0.store, user)
+            .await?
+            .ok_or_else(|| Error::not_found("user not found"))?;
+        let previous = self.0.store.set_profile_image(user, url.as_deref()).await?;
+        self.0.profiles.put(
+            user,
+            Profile {
+                username: profile.username.clone(),
+                profile_image: url,
+            },
+        );
+        Ok(previous)
     }
 
     /// Stores a new message (status `sent`) and announces it; the one path for

@@ -96,6 +96,8 @@ pub struct Message {
     pub waveform: Option<Vec<f32>>,
     pub duration: Option<f64>,
     pub client_message_id: Option<String>,
+    /// A preview of an image message (an extra field; the contract allows them).
+    pub thumbnail_url: Option<String>,
 }
 
 /// A user as the database holds it (without the password hash).

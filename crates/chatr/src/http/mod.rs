@@ -2,8 +2,10 @@
 //! JSON error body (contract §3).
 
 mod auth;
+mod files;
 mod health;
 mod messages;
+mod uploads;
 mod users;
 
 use std::collections::HashMap;
@@ -19,9 +21,11 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<AppState> {
+pub fn router(max_upload: u64) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(uploads::router(max_upload))
+        .merge(files::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(messages::router())

@@ -32,6 +32,14 @@ struct StatusEvent {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct WaveformEvent<'a> {
+    message_id: Uuid,
+    waveform: &'a [f32],
+    duration: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TypingEvent {
     user_id: Uuid,
     is_typing: bool,
@@ -139,6 +147,24 @@ impl Notify {
         let list = vec![presence];
         self.emit(presence_room(list[0].user_id), "presence:status", &list)
             .await;
+    }
+
+    /// `audio:waveform` to both sides of the conversation.
+    pub async fn waveform(&self, message: &Message, waveform: &[f32], duration: f64) {
+        let Some(ns) = self.ns() else { return };
+        let event = WaveformEvent {
+            message_id: message.id,
+            waveform,
+            duration,
+        };
+        let rooms = [
+            user_room(message.sender_id),
+            user_room(message.recipient_id),
+        ];
+        report(
+            "audio:waveform",
+            ns.to(rooms).emit("audio:waveform", &event).await,
+        );
     }
 
     /// Two users just became contacts: every session of each follows the other's presence.

@@ -3,6 +3,7 @@
 //! ([`writer`]), so a message is durable before it is acknowledged without
 //! paying one fsync per message.
 
+mod media;
 mod messages;
 mod rows;
 mod users;

@@ -55,6 +55,7 @@ pub(super) struct MessageRow {
     pub waveform: Option<String>,
     pub duration: Option<f64>,
     pub client_message_id: Option<String>,
+    pub thumbnail_url: Option<String>,
     pub sender_username: String,
     pub sender_profile_image: Option<String>,
 }
@@ -84,6 +85,7 @@ impl TryFrom<MessageRow> for Message {
             },
             duration: r.duration,
             client_message_id: r.client_message_id,
+            thumbnail_url: r.thumbnail_url,
         })
     }
 }
@@ -92,7 +94,7 @@ impl TryFrom<MessageRow> for Message {
 macro_rules! message_columns {
     () => {
         "m.id, m.sender_id, m.recipient_id, m.content, m.type, m.status, m.created_at, m.read_at, \
-         m.file_url, m.file_name, m.file_size, m.file_type, m.waveform, m.duration, m.client_message_id, \
+         m.file_url, m.file_name, m.file_size, m.file_type, m.waveform, m.duration, m.client_message_id, m.thumbnail_url, \
          u.username as sender_username, u.profile_image as sender_profile_image"
     };
 }

@@ -260,8 +260,8 @@ async fn insert(
     };
     let inserted = sqlx::query(
         "insert into messages (id, sender_id, recipient_id, content, type, status, created_at, \
-         file_url, file_name, file_size, file_type, waveform, duration, client_message_id) \
-         values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, $12, $13) \
+         file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url) \
+         values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          on conflict (sender_id, client_message_id) where client_message_id is not null do nothing",
     )
     .bind(m.id.to_string())
@@ -277,6 +277,7 @@ async fn insert(
     .bind(waveform)
     .bind(m.duration)
     .bind(&m.client_message_id)
+    .bind(&m.thumbnail_url)
     .execute(&mut *conn)
     .await?
     .rows_affected();

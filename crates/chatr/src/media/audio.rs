@@ -1,0 +1,246 @@
+//! Audio uploads: the demuxer proves the file holds audio and tells its
+//! length; when the codec can be decoded, the samples give a 100-bar RMS
+//! waveform. Blocking work: call from `spawn_blocking`.
+
+use std::path::Path;
+
+use symphonia::core::{
+    codecs::{CodecParameters, audio::AudioDecoderOptions},
+    errors::Error as AudioError,
+    formats::{FormatOptions, TrackType, probe::Hint},
+    io::{MediaSourceStream, MediaSourceStreamOptions},
+    meta::MetadataOptions,
+};
+
+use crate::error::{Error, Result};
+
+pub const WAVEFORM_BARS: usize = 100;
+/// Frames per RMS block; bars are made from blocks, so memory stays small for long files.
+const BLOCK_FRAMES: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Seconds, when the container or the samples tell.
+    pub duration: Option<f64>,
+    /// `WAVEFORM_BARS` values in 0..=1, when the codec could be decoded.
+    pub waveform: Option<Vec<f32>>,
+}
+
+fn not_audio() -> Error {
+    Error::invalid_field("file", "the file is not a recognised audio file")
+}
+
+pub fn analyze(path: &Path, ext: &str) -> Result<Analysis> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::internal(format!("reading an upload: {e}")))?;
+    let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+    let mut hint = Hint::new();
+    hint.with_extension(ext);
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            stream,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|_| not_audio())?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(not_audio)?
+        .clone();
+    let Some(CodecParameters::Audio(params)) = &track.codec_params else {
+        return Err(not_audio());
+    };
+    let container_duration = match (track.time_base, track.duration) {
+        (Some(tb), Some(d)) => tb.calc_duration(d).map(|t| t.as_secs_f64()),
+        _ => None,
+    };
+    let sample_rate = params.sample_rate;
+
+    let decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default());
+    let mut decoder = match decoder {
+        Ok(decoder) => Some(decoder),
+        // A codec we cannot decode (Opus, for one): the length still comes from
+        // the packets' timestamps, the waveform from the client.
+        Err(AudioError::Unsupported(_)) => None,
+        Err(_) => return Err(not_audio()),
+    };
+
+    let mut blocks = RmsBlocks::default();
+    let mut last_end: u64 = 0;
+    let mut samples: Vec<f32> = Vec::new();
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) => break,
+            // A truncated tail (a recording cut short) still counts up to here.
+            Err(AudioError::IoError(_)) => break,
+            Err(AudioError::ResetRequired) => break,
+            Err(_) => break,
+        };
+        if packet.track_id != track.id {
+            continue;
+        }
+        let end = packet.pts.get().max(0) as u64 + packet.dur.get();
+        last_end = last_end.max(end);
+        if let Some(dec) = decoder.as_mut() {
+            match dec.decode(&packet) {
+                Ok(buffer) => {
+                    let channels = buffer.spec().channels().count().max(1);
+                    buffer.copy_to_vec_interleaved(&mut samples);
+                    blocks.push_interleaved(&samples, channels);
+                }
+                // A corrupt packet is skipped, as players do.
+                Err(AudioError::DecodeError(_)) => continue,
+                Err(_) => {
+                    decoder = None;
+                    blocks = RmsBlocks::default();
+                }
+            }
+        }
+    }
+
+    let decoded_duration = match (decoder.is_some(), sample_rate) {
+        (true, Some(rate)) if blocks.frames > 0 => Some(blocks.frames as f64 / f64::from(rate)),
+        _ => None,
+    };
+    let packet_duration = track
+        .time_base
+        .filter(|_| last_end > 0)
+        .and_then(|tb| tb.calc_duration(symphonia::core::units::Duration::from(last_end)))
+        .map(|t| t.as_secs_f64());
+    let duration = decoded_duration
+        .or(container_duration)
+        .or(packet_duration)
+        .filter(|d| d.is_finite() && *d > 0.0);
+    let waveform = if decoder.is_some() && blocks.frames > 0 {
+        Some(blocks.bars(WAVEFORM_BARS))
+    } else {
+        None
+    };
+    Ok(Analysis { duration, waveform })
+}
+
+/// Sum of squares per block of frames (channels mixed down).
+#[derive(Default)]
+struct RmsBlocks {
+    sums: Vec<f64>,
+    counts: Vec<u32>,
+    frames: u64,
+}
+
+impl RmsBlocks {
+    fn push_interleaved(&mut self, samples: &[f32], channels: usize) {
+        for frame in samples.chunks_exact(channels) {
+            let mono = frame.iter().sum::<f32>() / channels as f32;
+            if self.frames.is_multiple_of(BLOCK_FRAMES as u64) {
+                self.sums.push(0.0);
+                self.counts.push(0);
+            }
+            if let (Some(sum), Some(count)) = (self.sums.last_mut(), self.counts.last_mut()) {
+                *sum += f64::from(mono) * f64::from(mono);
+                *count += 1;
+            }
+            self.frames += 1;
+        }
+    }
+
+    /// `n` bars of RMS, scaled so that the loudest bar is 1.
+    fn bars(&self, n: usize) -> Vec<f32> {
+        let blocks = self.sums.len().max(1);
+        let mut bars = Vec::with_capacity(n);
+        for i in 0..n {
+            let (start, end) = (
+                i * blocks / n,
+                ((i + 1) * blocks / n).max(i * blocks / n + 1).min(blocks),
+            );
+            let (sum, count) = (start..end)
+                .filter(|b| *b < self.sums.len())
+                .fold((0.0, 0u64), |(s, c), b| {
+                    (s + self.sums[b], c + u64::from(self.counts[b]))
+                });
+            bars.push(if count == 0 {
+                0.0
+            } else {
+                (sum / count as f64).sqrt()
+            });
+        }
+        let peak = bars.iter().copied().fold(0.0_f64, f64::max);
+        bars.into_iter()
+            .map(|b| {
+                if peak > 0.0 {
+                    ((b / peak) * 1000.0).round() as f32 / 1000.0
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mono 16-bit WAV: `seconds` of a sine whose loudness rises linearly.
+    fn rising_wav(rate: u32, seconds: f64) -> Vec<u8> {
+        let frames = (f64::from(rate) * seconds) as u32;
+        let mut out = Vec::new();
+        let data_len = frames * 2;
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(36 + data_len).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&rate.to_le_bytes());
+        out.extend_from_slice(&(rate * 2).to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&data_len.to_le_bytes());
+        for i in 0..frames {
+            let t = f64::from(i) / f64::from(rate);
+            let amp = t / seconds;
+            let v = (amp * (t * 440.0 * std::f64::consts::TAU).sin() * 30000.0) as i16;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn a_wav_gets_its_duration_and_a_rising_waveform() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("a.wav"))
+            .unwrap_or_default();
+        std::fs::write(&path, rising_wav(16_000, 2.0)).ok();
+        let analysis = analyze(&path, "wav").ok();
+        let duration = analysis
+            .as_ref()
+            .and_then(|a| a.duration)
+            .unwrap_or_default();
+        assert!((duration - 2.0).abs() < 0.01, "{duration}");
+        let waveform = analysis.and_then(|a| a.waveform).unwrap_or_default();
+        assert_eq!(waveform.len(), WAVEFORM_BARS);
+        assert!(waveform.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(
+            waveform[90] > waveform[10] * 3.0,
+            "louder at the end: {waveform:?}"
+        );
+        assert!((waveform.iter().copied().fold(0.0, f32::max) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn garbage_is_not_audio() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("x.wav"))
+            .unwrap_or_default();
+        std::fs::write(&path, b"RIFF\x24\0\0\0WAVEgarbage garbage garbage").ok();
+        assert!(analyze(&path, "wav").is_err());
+    }
+}
