@@ -143,11 +143,33 @@ describe('upload', () => {
       assert.equal(res.body.message.waveform.length, 100, name);
       assert.equal(res.body.needsWaveformGeneration, false, name);
     }
+    // Safari records MP4/AAC; Chrome records WebM/Opus.
+    const m4a = await upload(server, '/api/messages/upload', a.token, { recipientId: b.user.id, type: 'voice', file: { data: fixture('voice.m4a'), name: 'v.m4a', type: 'audio/mp4' } });
+    assert.equal(m4a.status, 201, JSON.stringify(m4a.body));
+    assert.equal(m4a.body.message.fileType, 'audio/mp4');
+    assert.ok(Math.abs(m4a.body.message.duration - 1) < 0.1, String(m4a.body.message.duration));
+    assert.equal(m4a.body.message.waveform.length, 100);
+    const webm = await upload(server, '/api/messages/upload', a.token, { recipientId: b.user.id, type: 'voice', file: { data: fixture('voice.webm'), name: 'v.webm', type: 'audio/webm;codecs=opus' } });
+    assert.equal(webm.status, 201, JSON.stringify(webm.body));
+    assert.equal(webm.body.message.fileType, 'audio/webm');
+    assert.ok(Math.abs(webm.body.message.duration - 1) < 0.1, String(webm.body.message.duration));
+    for (const res of [m4a, webm]) {
+      const wave = res.body.message.waveform;
+      assert.equal(res.body.needsWaveformGeneration, false);
+      assert.ok(wave[90] > wave[10] * 3, 'a real waveform of the rising tone');
+    }
+    // ALAC is not decoded here: the length still comes from the container, the waveform from the client.
+    const alac = await upload(server, '/api/messages/upload', a.token, { recipientId: b.user.id, type: 'audio', file: { data: fixture('alac.m4a'), name: 'a.m4a' } });
+    assert.equal(alac.status, 201, JSON.stringify(alac.body));
+    assert.equal(alac.body.needsWaveformGeneration, true);
+    assert.equal(alac.body.message.waveform, null);
+    assert.ok(Math.abs(alac.body.message.duration - 1) < 0.1, String(alac.body.message.duration));
     const opus = await upload(server, '/api/messages/upload', a.token, { recipientId: b.user.id, type: 'voice', file: { data: fixture('tone.opus'), name: 'v.opus' } });
     assert.equal(opus.status, 201);
     assert.ok(Math.abs(opus.body.message.duration - 1) < 0.1, String(opus.body.message.duration));
     assert.equal(opus.body.message.fileType, 'audio/ogg');
-    assert.equal(opus.body.needsWaveformGeneration, opus.body.message.waveform === null, 'asks the client only when it has no waveform');
+    assert.equal(opus.body.needsWaveformGeneration, false, 'Opus is decoded on the server too');
+    assert.equal(opus.body.message.waveform.length, 100);
   });
 
   test('a file keeps its sanitised name for display and download, never as a path', async () => {

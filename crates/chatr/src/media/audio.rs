@@ -5,16 +5,25 @@
 use std::path::Path;
 
 use symphonia::core::{
-    codecs::{CodecParameters, audio::AudioDecoderOptions},
+    codecs::{
+        CodecParameters,
+        audio::{
+            AudioCodecParameters, AudioDecoder, AudioDecoderOptions, well_known::CODEC_ID_OPUS,
+        },
+    },
     errors::Error as AudioError,
     formats::{FormatOptions, TrackType, probe::Hint},
     io::{MediaSourceStream, MediaSourceStreamOptions},
     meta::MetadataOptions,
+    packet::Packet,
 };
 
 use crate::error::{Error, Result};
 
 pub const WAVEFORM_BARS: usize = 100;
+/// Opus always decodes at 48 kHz; its longest frame is 120 ms.
+const OPUS_RATE: u32 = 48_000;
+const OPUS_MAX_FRAME: usize = 5_760;
 /// Frames per RMS block; bars are made from blocks, so memory stays small for long files.
 const BLOCK_FRAMES: usize = 1024;
 
@@ -55,54 +64,36 @@ pub fn analyze(path: &Path, ext: &str) -> Result<Analysis> {
         (Some(tb), Some(d)) => tb.calc_duration(d).map(|t| t.as_secs_f64()),
         _ => None,
     };
-    let sample_rate = params.sample_rate;
-
-    let decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(params, &AudioDecoderOptions::default());
-    let mut decoder = match decoder {
-        Ok(decoder) => Some(decoder),
-        // A codec we cannot decode (Opus, for one): the length still comes from
-        // the packets' timestamps, the waveform from the client.
-        Err(AudioError::Unsupported(_)) => None,
-        Err(_) => return Err(not_audio()),
+    let mut decoder = Decoder::for_track(params)?;
+    let sample_rate = match decoder {
+        Some(Decoder::Opus(..)) => Some(OPUS_RATE),
+        _ => params.sample_rate,
     };
 
     let mut blocks = RmsBlocks::default();
     let mut last_end: u64 = 0;
-    let mut samples: Vec<f32> = Vec::new();
     loop {
-        let packet = match format.next_packet() {
-            Ok(Some(packet)) => packet,
-            Ok(None) => break,
-            // A truncated tail (a recording cut short) still counts up to here.
-            Err(AudioError::IoError(_)) => break,
-            Err(AudioError::ResetRequired) => break,
-            Err(_) => break,
+        // A truncated tail (a recording cut short) still counts up to here.
+        let Ok(Some(packet)) = format.next_packet() else {
+            break;
         };
         if packet.track_id != track.id {
             continue;
         }
-        let end = packet.pts.get().max(0) as u64 + packet.dur.get();
+        let end = u64::try_from(packet.pts.get()).unwrap_or(0) + packet.dur.get();
         last_end = last_end.max(end);
-        if let Some(dec) = decoder.as_mut() {
-            match dec.decode(&packet) {
-                Ok(buffer) => {
-                    let channels = buffer.spec().channels().count().max(1);
-                    buffer.copy_to_vec_interleaved(&mut samples);
-                    blocks.push_interleaved(&samples, channels);
-                }
-                // A corrupt packet is skipped, as players do.
-                Err(AudioError::DecodeError(_)) => continue,
-                Err(_) => {
-                    decoder = None;
-                    blocks = RmsBlocks::default();
-                }
-            }
+        if let Some(dec) = decoder.as_mut()
+            && dec.decode_into(&packet, &mut blocks).is_err()
+        {
+            // Undecodable after all: keep the length, ask the client for the waveform.
+            decoder = None;
+            blocks = RmsBlocks::default();
         }
     }
 
-    let decoded_duration = match (decoder.is_some(), sample_rate) {
-        (true, Some(rate)) if blocks.frames > 0 => Some(blocks.frames as f64 / f64::from(rate)),
+    let decoded = decoder.is_some() && blocks.frames > 0;
+    let decoded_duration = match sample_rate {
+        Some(rate) if decoded => Some(blocks.frames as f64 / f64::from(rate)),
         _ => None,
     };
     let packet_duration = track
@@ -114,12 +105,78 @@ pub fn analyze(path: &Path, ext: &str) -> Result<Analysis> {
         .or(container_duration)
         .or(packet_duration)
         .filter(|d| d.is_finite() && *d > 0.0);
-    let waveform = if decoder.is_some() && blocks.frames > 0 {
-        Some(blocks.bars(WAVEFORM_BARS))
-    } else {
-        None
-    };
+    let waveform = decoded.then(|| blocks.bars(WAVEFORM_BARS));
     Ok(Analysis { duration, waveform })
+}
+
+/// Symphonia's decoders, plus Opus, which symphonia does not decode.
+enum Decoder {
+    Symphonia(Box<dyn AudioDecoder>, Vec<f32>),
+    Opus(Box<opus_decoder::OpusDecoder>, usize, Vec<f32>),
+}
+
+impl Decoder {
+    /// `None` when the codec is known but cannot be decoded here.
+    fn for_track(params: &AudioCodecParameters) -> Result<Option<Self>> {
+        match symphonia::default::get_codecs()
+            .make_audio_decoder(params, &AudioDecoderOptions::default())
+        {
+            Ok(decoder) => Ok(Some(Self::Symphonia(decoder, Vec::new()))),
+            Err(AudioError::Unsupported(_)) if params.codec == CODEC_ID_OPUS => {
+                let channels = params
+                    .channels
+                    .as_ref()
+                    .map_or(1, |c| c.count())
+                    .clamp(1, 2);
+                Ok(opus_decoder::OpusDecoder::new(OPUS_RATE, channels)
+                    .ok()
+                    .map(|d| {
+                        Self::Opus(Box::new(d), channels, vec![0.0; OPUS_MAX_FRAME * channels])
+                    }))
+            }
+            Err(AudioError::Unsupported(_)) => Ok(None),
+            Err(_) => Err(not_audio()),
+        }
+    }
+
+    /// Decodes one packet into the RMS blocks; `Err` when decoding must stop.
+    fn decode_into(
+        &mut self,
+        packet: &Packet,
+        blocks: &mut RmsBlocks,
+    ) -> std::result::Result<(), ()> {
+        match self {
+            Self::Symphonia(dec, samples) => match dec.decode(packet) {
+                Ok(buffer) => {
+                    let channels = buffer.spec().channels().count().max(1);
+                    buffer.copy_to_vec_interleaved(samples);
+                    blocks.push_interleaved(samples, channels);
+                    Ok(())
+                }
+                // A corrupt packet is skipped, as players do.
+                Err(AudioError::DecodeError(_)) => Ok(()),
+                Err(_) => Err(()),
+            },
+            Self::Opus(dec, channels, pcm) => {
+                // A young decoder: a panic on hostile input must cost the
+                // waveform, never the upload or the server.
+                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    dec.decode_float(&packet.data, pcm, false)
+                }));
+                match decoded {
+                    Ok(Ok(frames)) => {
+                        blocks.push_interleaved(
+                            &pcm[..(frames * *channels).min(pcm.len())],
+                            *channels,
+                        );
+                        Ok(())
+                    }
+                    Ok(Err(_)) => Ok(()),
+                    Err(_) => Err(()),
+                }
+            }
+        }
+    }
 }
 
 /// Sum of squares per block of frames (channels mixed down).
