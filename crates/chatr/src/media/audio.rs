@@ -72,11 +72,8 @@ pub fn analyze(path: &Path, ext: &str) -> Result<Analysis> {
 
     let mut blocks = RmsBlocks::default();
     let mut last_end: u64 = 0;
-    loop {
-        // A truncated tail (a recording cut short) still counts up to here.
-        let Ok(Some(packet)) = format.next_packet() else {
-            break;
-        };
+    // A truncated tail (a recording cut short) still counts up to where it breaks.
+    while let Ok(Some(packet)) = format.next_packet() {
         if packet.track_id != track.id {
             continue;
         }
