@@ -4,7 +4,7 @@ CARGO ?= cargo
 NPM ?= npm
 CONTRACT := tests/contract
 
-.PHONY: build run test test-rust test-contract lint fmt clean
+.PHONY: build run test test-rust test-contract bench lint fmt clean
 
 build:
 	$(CARGO) build --release --locked -p chatr
@@ -19,12 +19,16 @@ test-rust:
 
 # The contract suite drives the debug binary with the official socket.io-client.
 test-contract: $(CONTRACT)/node_modules/.installed
-	$(CARGO) build --locked -p chatr
+	$(CARGO) build --locked -p chatr -p chatr-load
 	cd $(CONTRACT) && $(NPM) test
 
 $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	cd $(CONTRACT) && $(NPM) ci --no-audit --no-fund
 	touch $@
+
+# Chatr against the Node.js reference, side by side (docs/benchmarks.md).
+bench:
+	bash bench/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

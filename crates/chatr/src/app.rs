@@ -4,6 +4,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::http::{HeaderValue, Method, header};
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -122,6 +123,13 @@ pub async fn start(
             tracing::info!("shutting down: closing sockets");
             realtime::close_all(&io, &closing_state).await;
         };
+        // Socket.IO frames are small: without TCP_NODELAY, Nagle's algorithm and
+        // delayed ACKs held acknowledgements back by ~40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await;

@@ -6,9 +6,26 @@ use argon2::{
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
 };
 
+use std::sync::OnceLock;
+
+use tokio::sync::Semaphore;
+
 use crate::error::{Error, Result};
 
+/// At most one hash per core at a time: each takes 19 MiB and a core for tens
+/// of milliseconds, and a burst of logins must not exhaust memory or starve
+/// the blocking pool.
+fn hashing_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
 pub async fn hash(password: String) -> Result<String> {
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .map_err(|_| Error::internal("hashing closed"))?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -22,6 +39,10 @@ pub async fn hash(password: String) -> Result<String> {
 /// Checks `password` against `stored`; with `None` it checks against a dummy
 /// hash so that an unknown login takes as long as a wrong password.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool> {
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .map_err(|_| Error::internal("hashing closed"))?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());

@@ -1,0 +1,207 @@
+//! `chatr-load`: drives any server of the Chatr contract (Chatr itself or the
+//! Node.js reference) over the public protocol only, and reports latency,
+//! loss, and the server's CPU and memory read from `/proc`.
+
+mod chat;
+mod conns;
+mod http;
+mod proc;
+mod sio;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "chatr-load",
+    about = "Load generator for Chatr-contract servers (loopback only)"
+)]
+struct Cli {
+    /// Server address, e.g. 127.0.0.1:3001 (loopback only).
+    #[arg(long, default_value = "127.0.0.1:3001")]
+    server: String,
+    /// PID of the server process, to read its CPU time and memory.
+    #[arg(long)]
+    pid: Option<String>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N idle authenticated sessions: connect rate, failures, RSS per session.
+    Conns {
+        #[arg(long, default_value_t = 2000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 200)]
+        parallel: usize,
+    },
+    /// P pairs at R messages/s in total for S seconds.
+    Chat {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+    },
+    /// Rising rate until p99 > the limit or any loss; reports the highest clean rate.
+    Ramp {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[arg(long, default_value_t = 1000.0)]
+        start: f64,
+        #[arg(long, default_value_t = 1.25)]
+        factor: f64,
+        #[arg(long, default_value_t = 4.0)]
+        step_seconds: f64,
+        #[arg(long, default_value_t = 50.0)]
+        p99_ms: f64,
+        #[arg(long, default_value_t = 60_000.0)]
+        max_rate: f64,
+    },
+    /// N sessions drop and reconnect at once; messages sent meanwhile must all arrive.
+    Storm {
+        #[arg(long, default_value_t = 2000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 500)]
+        parallel: usize,
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+    },
+}
+
+fn loopback(server: &str) -> Result<SocketAddr, String> {
+    let addr = server
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address; this tool only targets this machine"
+        ));
+    }
+    Ok(addr)
+}
+
+// One thread: no cross-thread wake-ups per frame, so the tool's own cost per
+// message stays small and it leaves the other core to the server.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let server = match loopback(&cli.server) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("chatr-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let pid = cli.pid.as_deref();
+    let result = match cli.scenario {
+        Scenario::Conns {
+            sessions,
+            users,
+            parallel,
+        } => match http::register_many(server, users.max(1), 8).await {
+            Ok(accounts) => {
+                conns::conns(server, pid, &accounts, sessions, parallel).await;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        Scenario::Chat {
+            pairs,
+            rate,
+            seconds,
+            warmup,
+        } => {
+            async {
+                let accounts = http::register_many(server, pairs * 2, 8).await?;
+                let mut rig =
+                    chat::Rig::connect(server, &accounts, (rate * seconds) as usize + 1).await?;
+                let result = rig
+                    .run(rate, seconds, warmup, Duration::from_secs(5), pid)
+                    .await;
+                result.print("chat");
+                rig.close();
+                Ok::<_, String>(())
+            }
+            .await
+        }
+        Scenario::Ramp {
+            pairs,
+            start,
+            factor,
+            step_seconds,
+            p99_ms,
+            max_rate,
+        } => {
+            async {
+                let accounts = http::register_many(server, pairs * 2, 8).await?;
+                let mut capacity = 0.0;
+                let mut r = start;
+                while r <= max_rate {
+                    capacity += r * step_seconds;
+                    r *= factor;
+                }
+                let mut rig = chat::Rig::connect(server, &accounts, capacity as usize + 1).await?;
+                let mut best = None;
+                let mut rate = start;
+                while rate <= max_rate {
+                    let result = rig
+                        .run(rate, step_seconds, 1.0, Duration::from_secs(3), pid)
+                        .await;
+                    result.print("ramp-step");
+                    if !result.clean((p99_ms * 1000.0) as u64) {
+                        break;
+                    }
+                    best = Some(rate);
+                    rate *= factor;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                match best {
+                    Some(b) => println!(
+                        "ramp: highest clean rate {b:.0} messages/s (p99 ≤ {p99_ms} ms, no loss)"
+                    ),
+                    None => println!("ramp: no clean rate at or above {start:.0}/s"),
+                }
+                println!(
+                    "RESULT {}",
+                    serde_json::json!({ "scenario": "ramp", "highest_clean_rate": best })
+                );
+                rig.close();
+                Ok(())
+            }
+            .await
+        }
+        Scenario::Storm {
+            sessions,
+            users,
+            parallel,
+            messages,
+        } => match http::register_many(server, users.max(1) + 1, 8).await {
+            Ok(accounts) => {
+                conns::storm(server, pid, &accounts, sessions, parallel, messages).await;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chatr-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
