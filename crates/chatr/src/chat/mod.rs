@@ -144,20 +144,36 @@ impl Chat {
     ) -> Result<Message> {
         self.0.limits.check(sender, Action::Send)?;
         self.counterpart(sender, input.recipient_id).await?;
+        let mut message = self
+            .draft(sender, input.recipient_id, MessageType::Text, input.content)
+            .await?;
+        message.client_message_id = input.client_message_id;
+        self.store_and_announce(message, Some(origin)).await
+    }
+
+    /// A new message from `sender` (status `sent`, now), carrying the sender's
+    /// current profile from the cache.
+    async fn draft(
+        &self,
+        sender: Uuid,
+        recipient: Uuid,
+        kind: MessageType,
+        content: String,
+    ) -> Result<Message> {
         let profile = self
             .0
             .profiles
             .get(&self.0.store, sender)
             .await?
             .ok_or_else(|| Error::forbidden("unknown sender"))?;
-        let message = Message {
+        Ok(Message {
             id: Uuid::now_v7(),
             sender_id: sender,
             sender_username: profile.username.clone(),
             sender_profile_image: profile.profile_image.clone(),
-            recipient_id: input.recipient_id,
-            content: input.content,
-            kind: MessageType::Text,
+            recipient_id: recipient,
+            content,
+            kind,
             status: Status::Sent,
             created_at: clock::now(),
             read_at: None,
@@ -167,10 +183,9 @@ impl Chat {
             file_type: None,
             waveform: None,
             duration: None,
-            client_message_id: input.client_message_id,
+            client_message_id: None,
             thumbnail_url: None,
-        };
-        self.store_and_announce(message, Some(origin)).await
+        })
     }
 
     /// Refuses an attachment before its bytes are processed: the recipient must
@@ -183,32 +198,16 @@ impl Chat {
     /// `POST /api/messages/upload`: announced exactly like `message:send`, to
     /// every session of the sender (no sending socket to leave out).
     pub async fn send_attachment(&self, sender: Uuid, a: Attachment) -> Result<Message> {
-        let profile = self
-            .0
-            .profiles
-            .get(&self.0.store, sender)
-            .await?
-            .ok_or_else(|| Error::forbidden("unknown sender"))?;
-        let message = Message {
-            id: Uuid::now_v7(),
-            sender_id: sender,
-            sender_username: profile.username.clone(),
-            sender_profile_image: profile.profile_image.clone(),
-            recipient_id: a.recipient_id,
-            content: a.caption,
-            kind: a.kind,
-            status: Status::Sent,
-            created_at: clock::now(),
-            read_at: None,
-            file_url: Some(a.file_url),
-            file_name: Some(a.file_name),
-            file_size: Some(a.file_size),
-            file_type: Some(a.file_type),
-            waveform: a.waveform,
-            duration: a.duration,
-            client_message_id: None,
-            thumbnail_url: a.thumbnail_url,
-        };
+        let mut message = self
+            .draft(sender, a.recipient_id, a.kind, a.caption)
+            .await?;
+        message.file_url = Some(a.file_url);
+        message.file_name = Some(a.file_name);
+        message.file_size = Some(a.file_size);
+        message.file_type = Some(a.file_type);
+        message.waveform = a.waveform;
+        message.duration = a.duration;
+        message.thumbnail_url = a.thumbnail_url;
         self.store_and_announce(message, None).await
     }
 
