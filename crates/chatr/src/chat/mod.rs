@@ -2,6 +2,7 @@
 //! REST handlers and Socket.IO handlers both call these functions and hold no
 //! rules of their own.
 
+pub mod catchup;
 pub mod lifecycle;
 pub mod limits;
 pub mod model;
@@ -60,6 +61,7 @@ struct Inner {
     store: Store,
     notify: Notify,
     presence: PresenceRegistry,
+    catchup: catchup::Catchup,
     profiles: Profiles,
     limits: RateLimits,
     /// Pairs (smaller id first) known to be contacts in the database, so that
@@ -79,6 +81,7 @@ impl Chat {
             store,
             notify: Notify::new(io),
             presence: PresenceRegistry::default(),
+            catchup: catchup::Catchup::default(),
             profiles: Profiles::default(),
             limits: RateLimits::new(rate_limits),
             contacts: Mutex::default(),
@@ -310,6 +313,8 @@ impl Chat {
                 }
             }
         }
+        // Noted before the emit: see `catchup`.
+        self.0.catchup.announcing(message.recipient_id, message.id);
         self.0.notify.message_received(origin, &message).await;
         self.0.notify.status(sender, message.id, Status::Sent).await;
         Ok(Arc::unwrap_or_clone(message))
@@ -399,9 +404,11 @@ impl Chat {
     }
 
     /// Joins a new session to its user's room and its contacts' presence rooms.
-    pub async fn join_rooms(&self, socket: &SocketRef, user: Uuid) -> Result<()> {
+    /// Returns the catch-up watch that [`Chat::deliver_backlog`] ends.
+    pub async fn join_rooms(&self, socket: &SocketRef, user: Uuid) -> Result<u64> {
         let contacts = self.0.store.contacts_of(user).await?;
         socket.join(user_room(user));
+        let watch = self.0.catchup.begin(user);
         socket.join(
             contacts
                 .iter()
@@ -410,13 +417,16 @@ impl Chat {
         );
         self.known_contacts()
             .extend(contacts.iter().map(|c| pair(user, *c)));
-        Ok(())
+        Ok(watch)
     }
 
-    /// Offline delivery: every message to `user` still `sent`, oldest first.
-    pub async fn deliver_backlog(&self, socket: &SocketRef, user: Uuid) -> Result<()> {
-        for message in self.0.store.pending_for(user).await? {
-            if !deliver_to(socket, &message).await {
+    /// Offline delivery: every message to `user` still `sent`, oldest first,
+    /// except those this session already got live since it joined its room.
+    pub async fn deliver_backlog(&self, socket: &SocketRef, user: Uuid, watch: u64) -> Result<()> {
+        let pending = self.0.store.pending_for(user).await;
+        let got_live = self.0.catchup.finish(user, watch);
+        for message in pending?.iter().filter(|m| !got_live.contains(&m.id)) {
+            if !deliver_to(socket, message).await {
                 break;
             }
         }
@@ -428,6 +438,11 @@ impl Chat {
         tracing::debug!(%user, ?reason, "session ended");
         self.end_session(user).await;
         self.0.open_sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Ends a catch-up watch whose backlog will never be delivered.
+    pub fn abandon_backlog(&self, user: Uuid, watch: u64) {
+        self.0.catchup.finish(user, watch);
     }
 
     async fn end_session(&self, user: Uuid) {

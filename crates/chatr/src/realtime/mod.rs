@@ -27,6 +27,8 @@ use notify::Indicator;
 /// What one connected socket remembers between events.
 pub struct Session {
     pub user: Uuid,
+    /// The catch-up watch begun when the session joined its room (see `chat::catchup`).
+    watch: u64,
     /// Set once the session's end has been handled; see the `Drop` impl.
     ended: AtomicBool,
     chat: Chat,
@@ -37,9 +39,10 @@ pub struct Session {
 }
 
 impl Session {
-    fn new(user: Uuid, chat: Chat) -> Self {
+    fn new(user: Uuid, watch: u64, chat: Chat) -> Self {
         Self {
             user,
+            watch,
             ended: AtomicBool::new(false),
             chat,
             typing_to: Mutex::default(),
@@ -63,8 +66,10 @@ impl Session {
 
 impl Drop for Session {
     /// A socket can be dropped without its disconnect handler ever running (its
-    /// connect packet failed to send); its presence count must still go.
+    /// connect packet failed to send); its presence count must still go, and a
+    /// catch-up watch whose backlog never ran must end.
     fn drop(&mut self) {
+        self.chat.abandon_backlog(self.user, self.watch);
         if self.end()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -152,11 +157,14 @@ async fn authenticate(
     // Everything a connected socket needs is in place before socketioxide sends
     // the connect packet: a client may emit the moment it sees it, and an event
     // that arrives before its handler exists is silently dropped.
-    if let Err(e) = state.chat.join_rooms(s, user).await {
-        e.log_if_internal();
-        return Err(TokenError::Unavailable);
-    }
-    let session = Arc::new(Session::new(user, state.chat.clone()));
+    let watch = match state.chat.join_rooms(s, user).await {
+        Ok(watch) => watch,
+        Err(e) => {
+            e.log_if_internal();
+            return Err(TokenError::Unavailable);
+        }
+    };
+    let session = Arc::new(Session::new(user, watch, state.chat.clone()));
     listen(state, s, &session);
     s.extensions.insert(session);
     state.chat.session_opened(user).await;
@@ -186,7 +194,11 @@ async fn connected(state: AppState, s: SocketRef) {
         let _ = s.disconnect();
         return;
     };
-    if let Err(e) = state.chat.deliver_backlog(&s, session.user).await {
+    if let Err(e) = state
+        .chat
+        .deliver_backlog(&s, session.user, session.watch)
+        .await
+    {
         e.log_if_internal();
     }
 }
