@@ -1,24 +1,33 @@
-# The commands README and CI call. `make run` builds and starts Chatr on
-# SQLite in ./data; `make test` runs every test (Rust and the contract suite).
+# The commands README and CI call. `make run` builds and starts Chatr (with its
+# web client) on SQLite in ./data; `make test` runs every test.
 CARGO ?= cargo
 NPM ?= npm
 CONTRACT := tests/contract
+WEB := web
 
-.PHONY: build run test test-rust test-contract bench lint fmt clean
+.PHONY: build run web test test-rust test-contract test-web bench lint fmt clean chromium
 
-build:
+# The web client is built first: `chatr` embeds web/dist at compile time.
+build: web
 	$(CARGO) build --release --locked -p chatr
 
 run: build
 	./target/release/chatr
 
-test: test-rust test-contract
+web: $(WEB)/node_modules/.installed
+	cd $(WEB) && $(NPM) run build
+
+$(WEB)/node_modules/.installed: $(WEB)/package-lock.json
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+test: test-rust test-contract test-web
 
 test-rust:
 	$(CARGO) test --workspace --locked
 
 # The contract suite drives the debug binary with the official socket.io-client.
-test-contract: $(CONTRACT)/node_modules/.installed
+test-contract: $(CONTRACT)/node_modules/.installed web
 	$(CARGO) build --locked -p chatr -p chatr-load
 	cd $(CONTRACT) && $(NPM) test
 
@@ -26,8 +35,19 @@ $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	cd $(CONTRACT) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
+# Unit tests of the client's pure parts, then the end-to-end suite in headless Chromium.
+test-web: web chromium
+	$(CARGO) build --locked -p chatr
+	cd $(WEB) && $(NPM) test && $(NPM) run e2e
+
+# Debian's Chromium for the browser tests (playwright cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # Chatr against the Node.js reference, side by side (docs/benchmarks.md).
-bench:
+bench: web
 	bash bench/run.sh
 
 lint:
@@ -39,4 +59,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(CONTRACT)/node_modules
+	rm -rf $(CONTRACT)/node_modules $(WEB)/node_modules $(WEB)/dist

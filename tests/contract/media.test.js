@@ -233,7 +233,10 @@ describe('upload', () => {
   });
 
   test('/uploads serves only stored names', async () => {
-    for (const p of ['/uploads/../data/chatr.db', '/uploads/images/..%2F..%2Fchatr.db', '/uploads/.tmp/x', '/uploads/jwt_secret', `/uploads/images/${crypto.randomUUID()}.jpg`]) {
+    // fetch resolves `..` itself: the server sees /data/chatr.db, which is the web client's page, never the database.
+    const dotdot = await fetch(`${server.url}/uploads/../data/chatr.db`);
+    assert.ok(!(await dotdot.text()).startsWith('SQLite format'), 'the database is never served');
+    for (const p of ['/uploads/images/..%2F..%2Fchatr.db', '/uploads/.tmp/x', '/uploads/jwt_secret', `/uploads/images/${crypto.randomUUID()}.jpg`]) {
       const res = await fetch(server.url + p);
       assert.equal(res.status, 404, p);
     }

@@ -89,11 +89,16 @@ pub async fn start(
     realtime::register(&io, state.clone());
     let closing_state = state.clone();
 
-    let app = http::router(config.max_upload_bytes)
+    let router = http::router(config.max_upload_bytes)
         .fallback(http::not_found)
-        .with_state(state)
+        .with_state(state);
+    // Socket.IO wraps the whole router rather than its routes: `/socket.io/`
+    // must never reach routing (the web client's catch-all page would answer it).
+    let app = tower::ServiceBuilder::new()
+        .map_response(into_axum_body)
+        .layer(cors(&config.cors_origins))
         .layer(socket_layer)
-        .layer(cors(&config.cors_origins));
+        .service(router);
 
     let listener = TcpListener::bind((config.host, config.port))
         .await
@@ -130,9 +135,12 @@ pub async fn start(
                 tracing::debug!(error = %e, "TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
+        let served = axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(signal)
+        .await;
         housekeeping.abort();
         // Disconnect handlers write lastSeen; let them finish before the writer stops.
         chat.sessions_drained(Duration::from_secs(5)).await;
@@ -145,6 +153,15 @@ pub async fn start(
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// `axum::serve` wants axum's body type; Socket.IO answers with its own.
+fn into_axum_body<B>(response: axum::http::Response<B>) -> axum::response::Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    response.map(axum::body::Body::new)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -7,6 +7,7 @@ mod health;
 mod messages;
 mod uploads;
 mod users;
+mod web;
 
 use std::collections::HashMap;
 
@@ -29,6 +30,7 @@ pub fn router(max_upload: u64) -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(messages::router())
+        .merge(web::router())
         .method_not_allowed_fallback(async || {
             (
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

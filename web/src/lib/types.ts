@@ -1,0 +1,52 @@
+// Wire types of CONTRACT.md, as the client uses them.
+export type MessageType = 'text' | 'image' | 'file' | 'audio' | 'voice';
+export type Status = 'sent' | 'delivered' | 'read' | 'listening' | 'listened';
+export type PresenceStatus = 'online' | 'away' | 'offline';
+
+export interface User {
+  id: string;
+  username: string;
+  email?: string;
+  profileImage: string | null;
+  lastSeen: string | null;
+  createdAt: string;
+}
+
+export interface Message {
+  id: string;
+  senderId: string;
+  senderUsername: string;
+  senderProfileImage: string | null;
+  recipientId: string;
+  content: string;
+  type: MessageType;
+  status: Status;
+  createdAt: string;
+  readAt: string | null;
+  fileUrl: string | null;
+  fileName: string | null;
+  fileSize: number | null;
+  fileType: string | null;
+  waveform: number[] | null;
+  duration: number | null;
+  clientMessageId: string | null;
+  thumbnailUrl?: string | null;
+}
+
+/** A message as the client shows it: stored, or still on its way. */
+export interface Shown extends Message {
+  pending?: boolean;
+  failed?: boolean;
+}
+
+export interface Conversation {
+  user: User;
+  lastMessage: Message;
+  unreadCount: number;
+}
+
+export interface Presence {
+  userId: string;
+  status: PresenceStatus;
+  lastSeen: string | null;
+}
