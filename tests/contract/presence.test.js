@@ -136,15 +136,17 @@ test('a session connecting while messages arrive gets each of them exactly once'
       for (const ack of acks) sent.add(ack.message.id);
     }
   })();
-  for (let round = 0; round < 15; round += 1) {
-    const sb = await connect(server, b.token);
-    await sleep(150);
-    const ids = receivedEvents(sb, 'message:received').map((m) => m.id);
-    assert.equal(new Set(ids).size, ids.length, `round ${round}: a message arrived twice`);
-    sb.close();
+  try {
+    for (let round = 0; round < 15; round += 1) {
+      const sb = await connect(server, b.token);
+      await sleep(150);
+      const ids = receivedEvents(sb, 'message:received').map((m) => m.id);
+      assert.equal(new Set(ids).size, ids.length, `round ${round}: a message arrived twice`);
+      sb.close();
+    }
+  } finally {
+    sending = false;
+    await pump.catch(() => {});
+    sa.close();
   }
-  sending = false;
-  await pump;
-  sa.close();
 });
-

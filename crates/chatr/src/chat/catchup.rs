@@ -1,30 +1,61 @@
 //! The hand-over between live delivery and offline delivery for a session
 //! that is connecting, so that it gets each waiting message exactly once.
 //!
-//! A connecting session joins its user's room, then starts a watch, then
-//! reads its backlog. Every new message is noted *before* it is emitted, so
-//! a message noted during the watch was emitted after the join and reached
-//! the session live: the backlog skips it. A message noted before the watch
-//! started may come both ways (a window of microseconds), never neither.
+//! A connecting session joins its user's room and starts a watch under the
+//! user's shard lock (exclusive), then reads its backlog. Every new message is
+//! noted and emitted under the same lock (shared), so the two never interleave:
+//! a message noted during the watch was emitted after the join and reached the
+//! session live, and the backlog skips it; one noted before was emitted before
+//! the join, so only the backlog brings it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
+
+const SHARDS: usize = 64;
 
 /// Open watches of one user: (watch id, messages announced since it began).
 type Watches = Vec<(u64, HashSet<Uuid>)>;
 
-#[derive(Default)]
 pub struct Catchup {
+    /// Announcing a message to a user (shared) versus a session of that user
+    /// joining its room (exclusive), sharded by user so users do not contend.
+    shards: Vec<RwLock<()>>,
     watching: AtomicUsize,
     next: AtomicU64,
     /// Per user: open watches, each with the messages announced since it began.
     watches: Mutex<HashMap<Uuid, Watches>>,
 }
 
+impl Default for Catchup {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(())).collect(),
+            watching: AtomicUsize::new(0),
+            next: AtomicU64::new(0),
+            watches: Mutex::default(),
+        }
+    }
+}
+
 impl Catchup {
+    fn shard(&self, user: Uuid) -> &RwLock<()> {
+        &self.shards[(user.as_u128() % SHARDS as u128) as usize]
+    }
+
+    /// Held while a message to `recipient` is noted and emitted.
+    pub async fn announcing_guard(&self, recipient: Uuid) -> RwLockReadGuard<'_, ()> {
+        self.shard(recipient).read().await
+    }
+
+    /// Held while a session of `user` joins its room and begins its watch.
+    pub async fn joining_guard(&self, user: Uuid) -> RwLockWriteGuard<'_, ()> {
+        self.shard(user).write().await
+    }
+
     fn watches(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Watches>> {
         self.watches.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -313,9 +313,12 @@ impl Chat {
                 }
             }
         }
-        // Noted before the emit: see `catchup`.
-        self.0.catchup.announcing(message.recipient_id, message.id);
-        self.0.notify.message_received(origin, &message).await;
+        {
+            // Noted and emitted as one step with respect to joins: see `catchup`.
+            let _announcing = self.0.catchup.announcing_guard(message.recipient_id).await;
+            self.0.catchup.announcing(message.recipient_id, message.id);
+            self.0.notify.message_received(origin, &message).await;
+        }
         self.0.notify.status(sender, message.id, Status::Sent).await;
         Ok(Arc::unwrap_or_clone(message))
     }
@@ -407,8 +410,11 @@ impl Chat {
     /// Returns the catch-up watch that [`Chat::deliver_backlog`] ends.
     pub async fn join_rooms(&self, socket: &SocketRef, user: Uuid) -> Result<u64> {
         let contacts = self.0.store.contacts_of(user).await?;
-        socket.join(user_room(user));
-        let watch = self.0.catchup.begin(user);
+        let watch = {
+            let _joining = self.0.catchup.joining_guard(user).await;
+            socket.join(user_room(user));
+            self.0.catchup.begin(user)
+        };
         socket.join(
             contacts
                 .iter()
