@@ -1,12 +1,15 @@
 //! The hand-over between live delivery and offline delivery for a session
 //! that is connecting, so that it gets each waiting message exactly once.
 //!
-//! A connecting session joins its user's room and starts a watch under the
-//! user's shard lock (exclusive), then reads its backlog. Every new message is
-//! noted and emitted under the same lock (shared), so the two never interleave:
-//! a message noted during the watch was emitted after the join and reached the
-//! session live, and the backlog skips it; one noted before was emitted before
-//! the join, so only the backlog brings it.
+//! A send to a user holds the user's shard lock shared while it notes the
+//! message, stores it and emits it; a session of that user joins its room and
+//! begins a watch holding the lock exclusively, then reads its backlog and
+//! ends the watch. So every send is wholly before the join or wholly after:
+//! - before: stored before the backlog is read and emitted before the join,
+//!   so only the backlog brings it;
+//! - after: noted after the watch began; if it is noted before the watch
+//!   ends, the backlog skips it, and if after, it was stored after the
+//!   backlog was read. Either way only the live emit brings it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;

@@ -296,6 +296,10 @@ impl Chat {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.known_contacts().contains(&pair(sender, recipient));
         let message = Arc::new(message);
+        // Noted, stored and emitted as one step with respect to a session of the
+        // recipient joining its room: see `catchup` for why this is exactly-once.
+        let announcing = self.0.catchup.announcing_guard(recipient).await;
+        self.0.catchup.announcing(recipient, message.id);
         match self
             .0
             .store
@@ -313,12 +317,8 @@ impl Chat {
                 }
             }
         }
-        {
-            // Noted and emitted as one step with respect to joins: see `catchup`.
-            let _announcing = self.0.catchup.announcing_guard(message.recipient_id).await;
-            self.0.catchup.announcing(message.recipient_id, message.id);
-            self.0.notify.message_received(origin, &message).await;
-        }
+        self.0.notify.message_received(origin, &message).await;
+        drop(announcing);
         self.0.notify.status(sender, message.id, Status::Sent).await;
         Ok(Arc::unwrap_or_clone(message))
     }
