@@ -15,27 +15,17 @@ use tower_http::services::ServeFile;
 
 use crate::app::AppState;
 use crate::error::Error;
+use crate::media::sniff;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/uploads/{*path}", get(serve))
 }
 
 fn content_type(folder: &str, ext: &str) -> &'static str {
-    match (folder, ext) {
-        ("files", _) => "application/octet-stream",
-        (_, "jpg") => "image/jpeg",
-        (_, "png") => "image/png",
-        (_, "gif") => "image/gif",
-        (_, "webp") => "image/webp",
-        (_, "webm") => "audio/webm",
-        (_, "mka") => "audio/x-matroska",
-        (_, "m4a") => "audio/mp4",
-        (_, "ogg") => "audio/ogg",
-        (_, "mp3") => "audio/mpeg",
-        (_, "wav") => "audio/wav",
-        (_, "flac") => "audio/flac",
-        (_, "aac") => "audio/aac",
-        _ => "application/octet-stream",
+    match folder {
+        // Plain files are always downloads, whatever they contain.
+        "files" => "application/octet-stream",
+        _ => sniff::mime_of(ext).unwrap_or("application/octet-stream"),
     }
 }
 

@@ -277,13 +277,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| Error::internal("media task failed"))?
 }
 
-async fn write_synced(target: &Stored, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::internal(format!("storing a file: {e}"));
-    let mut f = tokio::fs::File::create(&target.path).await.map_err(io)?;
-    f.write_all(bytes).await.map_err(io)?;
-    f.sync_all().await.map_err(io)
-}
-
 async fn store_attachment(
     state: &AppState,
     kind: MessageType,
@@ -301,11 +294,13 @@ async fn store_attachment(
             let source = temp.clone();
             let processed = blocking(move || images::process_upload(&source, is_gif)).await?;
             let thumbnail = storage.allocate(Folder::Images, id, "_thumb", processed.thumbnail.ext);
-            write_synced(&thumbnail, &processed.thumbnail.bytes).await?;
+            storage
+                .write(&thumbnail, &processed.thumbnail.bytes)
+                .await?;
             let (target, size, mime) = match processed.main {
                 Some(main) => {
                     let target = storage.allocate(Folder::Images, id, "", main.ext);
-                    write_synced(&target, &main.bytes).await?;
+                    storage.write(&target, &main.bytes).await?;
                     (target, main.bytes.len() as u64, main.mime)
                 }
                 None => {
@@ -456,8 +451,8 @@ async fn profile_image(
     let small_target = state
         .storage
         .allocate(Folder::Profiles, id, "_64", small.ext);
-    write_synced(&large_target, &large.bytes).await?;
-    write_synced(&small_target, &small.bytes).await?;
+    state.storage.write(&large_target, &large.bytes).await?;
+    state.storage.write(&small_target, &small.bytes).await?;
     let previous = state
         .chat
         .set_profile_image(me.id, Some(large_target.url.clone()))

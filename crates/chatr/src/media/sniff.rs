@@ -7,41 +7,60 @@ pub struct Detected {
     pub ext: &'static str,
 }
 
+/// Every format Chatr stores, by the extension it stores it under.
+const STORED: &[(&str, &str)] = &[
+    ("jpg", "image/jpeg"),
+    ("png", "image/png"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("webm", "audio/webm"),
+    ("mka", "audio/x-matroska"),
+    ("m4a", "audio/mp4"),
+    ("ogg", "audio/ogg"),
+    ("mp3", "audio/mpeg"),
+    ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
+    ("aac", "audio/aac"),
+];
+
+/// The content type a stored extension is served with.
+pub fn mime_of(ext: &str) -> Option<&'static str> {
+    STORED.iter().find(|(e, _)| *e == ext).map(|(_, m)| *m)
+}
+
+fn stored(ext: &'static str) -> Option<Detected> {
+    mime_of(ext).map(|mime| Detected { mime, ext })
+}
+
 /// Bytes needed to recognise every accepted format.
 pub const HEAD_BYTES: usize = 8192;
 
 /// JPEG, PNG, GIF or WebP.
 pub fn image(head: &[u8]) -> Option<Detected> {
-    let kind = infer::get(head)?;
-    let (mime, ext) = match kind.mime_type() {
-        "image/jpeg" => ("image/jpeg", "jpg"),
-        "image/png" => ("image/png", "png"),
-        "image/gif" => ("image/gif", "gif"),
-        "image/webp" => ("image/webp", "webp"),
+    stored(match infer::get(head)?.mime_type() {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
         _ => return None,
-    };
-    Some(Detected { mime, ext })
+    })
 }
 
 /// An audio container: WebM/Matroska (Chrome's MediaRecorder), MP4/M4A
 /// (Safari), Ogg, MP3, WAV, FLAC, AAC (ADTS). Whether it really holds audio
 /// is decided by the demuxer afterwards.
 pub fn audio(head: &[u8]) -> Option<Detected> {
-    let kind = infer::get(head)?;
-    let (mime, ext) = match kind.mime_type() {
-        "video/webm" | "audio/webm" => ("audio/webm", "webm"),
-        "video/x-matroska" | "audio/x-matroska" => ("audio/x-matroska", "mka"),
-        "audio/m4a" | "audio/mp4" | "video/mp4" | "video/quicktime" | "audio/x-m4a" => {
-            ("audio/mp4", "m4a")
-        }
-        "audio/ogg" | "audio/opus" | "audio/x-opus+ogg" | "video/ogg" => ("audio/ogg", "ogg"),
-        "audio/mpeg" => ("audio/mpeg", "mp3"),
-        "audio/x-wav" | "audio/wav" => ("audio/wav", "wav"),
-        "audio/x-flac" | "audio/flac" => ("audio/flac", "flac"),
-        "audio/aac" => ("audio/aac", "aac"),
+    stored(match infer::get(head)?.mime_type() {
+        "video/webm" | "audio/webm" => "webm",
+        "video/x-matroska" | "audio/x-matroska" => "mka",
+        "audio/m4a" | "audio/mp4" | "video/mp4" | "video/quicktime" | "audio/x-m4a" => "m4a",
+        "audio/ogg" | "audio/opus" | "audio/x-opus+ogg" | "video/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/x-wav" | "audio/wav" => "wav",
+        "audio/x-flac" | "audio/flac" => "flac",
+        "audio/aac" => "aac",
         _ => return None,
-    };
-    Some(Detected { mime, ext })
+    })
 }
 
 #[cfg(test)]

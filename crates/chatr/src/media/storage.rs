@@ -75,6 +75,16 @@ impl Storage {
         }
     }
 
+    /// Writes bytes the server made (a re-encoded image, a preview) to their
+    /// place, on disk before this returns.
+    pub async fn write(&self, target: &Stored, bytes: &[u8]) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let io = |e: std::io::Error| Error::internal(format!("storing a file: {e}"));
+        let mut file = tokio::fs::File::create(&target.path).await.map_err(io)?;
+        file.write_all(bytes).await.map_err(io)?;
+        file.sync_all().await.map_err(io)
+    }
+
     /// Moves a finished temp file to its final place.
     pub async fn persist(&self, temp: &Path, target: &Stored) -> Result<()> {
         tokio::fs::rename(temp, &target.path)
