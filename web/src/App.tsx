@@ -30,5 +30,5 @@ export function App() {
 
   if (checking) return <div className="splash" aria-busy="true">Chatr</div>;
   if (!session) return <AuthScreen onSignedIn={signedIn} />;
-  return <ChatScreen session={session} onSignOut={signOut} />;
+  return <ChatScreen session={session} onSignOut={signOut} onProfile={(user) => setSession({ ...session, user })} />;
 }

@@ -1,14 +1,14 @@
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, type Session } from '../lib/api';
-import { clock, day, presenceLine } from '../lib/format';
-import { ticks } from '../lib/status';
-import type { Shown, User } from '../lib/types';
+import { clock, day, duration, presenceLine } from '../lib/format';
+import type { Message, User } from '../lib/types';
 import { useChat } from '../lib/useChat';
 import { Avatar } from './Avatar';
+import { Bubble } from './Bubble';
+import { Composer } from './Composer';
+import { ProfileMenu } from './ProfileMenu';
 
-const TYPING_IDLE_MS = 3000;
-
-export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
+export function ChatScreen({ session, onSignOut, onProfile }: { session: Session; onSignOut: () => void; onProfile: (user: User) => void }) {
   const { token, user: me } = session;
   const chat = useChat(token, me);
   const [query, setQuery] = useState('');
@@ -26,7 +26,7 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
     <div className={`app ${open ? 'has-open' : ''}`}>
       <aside className="sidebar" aria-label="Conversations">
         <header>
-          <Avatar user={me} />
+          <ProfileMenu token={token} me={me} onChange={onProfile} />
           <strong>{me.username}</strong>
           <span className={`conn ${chat.connection}`} role="status">{chat.connection === 'online' ? '' : chat.connection === 'connecting' ? 'connecting…' : 'offline, reconnecting…'}</span>
           <button className="link" onClick={onSignOut}>Log out</button>
@@ -39,7 +39,7 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
             ))
             : chat.conversations.map((c) => {
               const p = chat.presence[c.user.id];
-              const preview = chat.typing[c.user.id] ? 'typing…' : chat.recording[c.user.id] ? 'recording…' : c.lastMessage.type === 'text' ? c.lastMessage.content : `📎 ${c.lastMessage.type}`;
+              const preview = chat.typing[c.user.id] ? 'typing…' : chat.recording[c.user.id] ? 'recording…' : previewOf(c.lastMessage);
               return (
                 <li key={c.user.id} className={open?.id === c.user.id ? 'active' : ''}>
                   <button onClick={() => chat.openConversation(c.user)}>
@@ -59,12 +59,21 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
   );
 }
 
+/** The list's one-line preview; words, not emoji, which not every system can draw. */
+function previewOf(m: Message): string {
+  switch (m.type) {
+    case 'text': return m.content;
+    case 'image': return m.content ? `Photo: ${m.content}` : 'Photo';
+    case 'voice': return `Voice note${m.duration ? ` (${duration(m.duration)})` : ''}`;
+    case 'audio': return `Audio: ${m.fileName ?? 'file'}`;
+    default: return `File: ${m.fileName ?? 'file'}`;
+  }
+}
+
 function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>; me: User; partner: User }) {
-  const [draft, setDraft] = useState('');
   const list = chat.messages[partner.id] ?? [];
   const bottom = useRef<HTMLDivElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
-  const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const [exhausted, setExhausted] = useState(false);
   const p = chat.presence[partner.id];
 
@@ -85,26 +94,6 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
     return () => seen.disconnect();
   }, [list, chat]);
 
-  function stopTyping() {
-    if (typingTimer.current) { clearTimeout(typingTimer.current); typingTimer.current = null; chat.typingNow(partner.id, false); }
-  }
-  function onType(value: string) {
-    setDraft(value);
-    if (!value) { stopTyping(); return; }
-    if (!typingTimer.current) chat.typingNow(partner.id, true);
-    else clearTimeout(typingTimer.current);
-    typingTimer.current = setTimeout(stopTyping, TYPING_IDLE_MS);
-  }
-  function submit() {
-    const text = draft.trim();
-    if (!text) return;
-    if (typingTimer.current) { clearTimeout(typingTimer.current); typingTimer.current = null; }
-    chat.send(partner, text);
-    setDraft('');
-  }
-  function onKey(e: KeyboardEvent<HTMLTextAreaElement>) {
-    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
-  }
   async function older() {
     const first = list.find((m) => !m.pending);
     if (!first) return;
@@ -126,34 +115,17 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
         {list.map((m, i) => {
           const d = day(m.createdAt);
           const sep = d !== lastDay ? (lastDay = d) : null;
-          const mine = m.senderId === me.id;
           const grouped = i > 0 && list[i - 1].senderId === m.senderId && Date.parse(m.createdAt) - Date.parse(list[i - 1].createdAt) < 60000;
           return (
             <div key={m.clientMessageId ?? m.id}>
               {sep && <div className="day">{sep}</div>}
-              <Bubble m={m} mine={mine} grouped={grouped} />
+              <Bubble m={m} mine={m.senderId === me.id} grouped={grouped} onRetry={chat.retry} onHeard={chat.heard} />
             </div>
           );
         })}
         <div ref={bottom} />
       </div>
-      <form className="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
-        <textarea rows={1} placeholder="Message" aria-label="Message" value={draft} onChange={(e) => onType(e.target.value)} onKeyDown={onKey} onBlur={stopTyping} />
-        <button type="submit" aria-label="Send" disabled={!draft.trim()}>➤</button>
-      </form>
+      <Composer chat={chat} partner={partner} />
     </section>
-  );
-}
-
-function Bubble({ m, mine, grouped }: { m: Shown; mine: boolean; grouped: boolean }) {
-  const t = ticks(m);
-  return (
-    <div className={`bubble ${mine ? 'mine' : 'theirs'} ${grouped ? 'grouped' : ''}`} data-id={m.id} data-unread={!mine && !m.readAt ? 'true' : 'false'}>
-      <p>{m.content}</p>
-      <span className="meta">
-        {clock(m.createdAt)}
-        {mine && <span className={`ticks ${t.seen ? 'seen' : ''}`} data-status={m.failed ? 'failed' : m.pending ? 'pending' : m.status} aria-label={t.label} title={t.label}>{t.symbol}</span>}
-      </span>
-    </div>
   );
 }

@@ -24,6 +24,32 @@ async function call<T>(method: string, path: string, token: string | null, body?
 
 export interface Session { token: string; user: User }
 
+export interface Uploaded { messageId: string; fileUrl: string; needsWaveformGeneration: boolean; message: Message }
+
+/**
+ * A multipart POST with upload progress, which fetch cannot report: XHR it is.
+ * `signal` aborts it.
+ */
+function send<T>(path: string, token: string, form: FormData, onProgress?: (fraction: number) => void, signal?: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.setRequestHeader('authorization', `Bearer ${token}`);
+    xhr.responseType = 'text';
+    if (onProgress) xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      let data: { error?: string; field?: string } | null = null;
+      try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch { /* not JSON: keep the status text */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data as T);
+      else reject(new ApiError(xhr.status, data?.error ?? (xhr.status === 413 ? 'The file is too large' : xhr.statusText), data?.field));
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'Cannot reach the server'));
+    xhr.onabort = () => reject(new ApiError(0, 'Cancelled'));
+    signal?.addEventListener('abort', () => xhr.abort());
+    xhr.send(form);
+  });
+}
+
 export const api = {
   register: (username: string, email: string, password: string) =>
     call<Session>('POST', '/api/auth/register', null, { username, email, password }),
@@ -34,4 +60,19 @@ export const api = {
   conversations: (token: string) => call<Conversation[]>('GET', '/api/messages/conversations', token),
   history: (token: string, partner: string, before?: string) =>
     call<Message[]>('GET', `/api/messages/history?recipientId=${partner}&limit=50${before ? `&before=${before}` : ''}`, token),
+  upload: (token: string, recipientId: string, type: Message['type'], file: Blob, fileName: string, onProgress?: (f: number) => void, signal?: AbortSignal) => {
+    const form = new FormData();
+    form.append('recipientId', recipientId);
+    form.append('type', type);
+    form.append('file', file, fileName);
+    return send<Uploaded>('/api/messages/upload', token, form, onProgress, signal);
+  },
+  waveform: (token: string, messageId: string, waveform: number[], duration: number) =>
+    call<Message>('PATCH', `/api/messages/${messageId}/waveform`, token, { waveform, duration }),
+  setProfileImage: (token: string, image: File) => {
+    const form = new FormData();
+    form.append('image', image, image.name);
+    return send<{ profileImage: string }>('/api/users/profile-image', token, form);
+  },
+  removeProfileImage: (token: string) => call<null>('DELETE', '/api/users/profile-image', token),
 };

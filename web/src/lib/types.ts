@@ -37,6 +37,10 @@ export interface Message {
 export interface Shown extends Message {
   pending?: boolean;
   failed?: boolean;
+  /** Why it failed, when the server said. */
+  error?: string;
+  /** An attachment still uploading: what is sent, how far it got, a local preview. */
+  upload?: { file: Blob; progress: number; previewUrl: string | null };
 }
 
 export interface Conversation {

@@ -2,7 +2,8 @@
 // indicators, kept consistent with the server's events.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { io, type Socket } from 'socket.io-client';
-import { api } from './api';
+import { api, ApiError } from './api';
+import { extractWaveform } from './waveform';
 import { advance } from './status';
 import type { Conversation, Message, Presence, Shown, User } from './types';
 
@@ -25,6 +26,9 @@ export function useChat(token: string, me: User) {
   const [recording, setRecording] = useState<Record<string, boolean>>({});
   const [open, setOpen] = useState<User | null>(null);
   const socketRef = useRef<Socket | null>(null);
+  // Uploads from this tab in flight, per partner: their own `message:received`
+  // is left to the upload's response, so the draft is replaced, not doubled.
+  const uploading = useRef<Record<string, number>>({});
   const openRef = useRef<User | null>(null);
   openRef.current = open;
 
@@ -73,6 +77,66 @@ export function useChat(token: string, me: User) {
       });
   }, [refreshConversations]);
 
+  const replaceDraft = useCallback((partner: string, localId: string, change: (m: Shown) => Shown | null) => {
+    setMessages((all) => {
+      const list = all[partner] ?? [];
+      const next: Shown[] = [];
+      for (const x of list) {
+        if (x.id !== localId) { next.push(x); continue; }
+        const changed = change(x);
+        if (changed) next.push(changed);
+      }
+      return { ...all, [partner]: next };
+    });
+  }, []);
+
+  const upload = useCallback(async (draft: Shown) => {
+    const partner = draft.recipientId;
+    const file = draft.upload?.file;
+    if (!file) return;
+    uploading.current[partner] = (uploading.current[partner] ?? 0) + 1;
+    try {
+      const done = await api.upload(token, partner, draft.type, file, draft.fileName ?? 'file',
+        (progress) => replaceDraft(partner, draft.id, (x) => ({ ...x, upload: x.upload && { ...x.upload, progress } })));
+      if (draft.upload?.previewUrl) URL.revokeObjectURL(draft.upload.previewUrl);
+      setMessages((all) => ({ ...all, [partner]: upsert((all[partner] ?? []).filter((x) => x.id !== draft.id), done.message) }));
+      if (done.needsWaveformGeneration) {
+        // The server could not decode it; the browser often can.
+        extractWaveform(await file.arrayBuffer())
+          .then(({ waveform, duration }) => api.waveform(token, done.messageId, waveform, duration > 0 ? duration : draft.duration ?? 1))
+          .catch((err) => console.warn('no waveform for this audio', err));
+      }
+      void refreshConversations();
+    } catch (err) {
+      const error = err instanceof ApiError ? err.message : 'Upload failed';
+      replaceDraft(partner, draft.id, (x) => ({ ...x, pending: false, failed: true, error }));
+    } finally {
+      uploading.current[partner] -= 1;
+      // Anything this tab skipped meanwhile (another session's upload) comes back with the page.
+      void loadHistory(partner);
+    }
+  }, [token, replaceDraft, refreshConversations, loadHistory]);
+
+  const sendFile = useCallback((partner: User, file: Blob, fileName: string, type: Message['type'], duration?: number) => {
+    const clientMessageId = crypto.randomUUID();
+    const draft: Shown = {
+      id: `local-${clientMessageId}`, senderId: me.id, senderUsername: me.username, senderProfileImage: me.profileImage,
+      recipientId: partner.id, content: '', type, status: 'sent', createdAt: new Date().toISOString(), readAt: null,
+      fileUrl: null, fileName, fileSize: file.size, fileType: file.type || null, waveform: null, duration: duration ?? null,
+      clientMessageId, pending: true,
+      upload: { file, progress: 0, previewUrl: type === 'image' ? URL.createObjectURL(file) : null },
+    };
+    setMessages((all) => ({ ...all, [partner.id]: upsert(all[partner.id] ?? [], draft) }));
+    void upload(draft);
+  }, [me, upload]);
+
+  const retry = useCallback((m: Shown) => {
+    const retried = { ...m, failed: false, pending: true, error: undefined, upload: m.upload && { ...m.upload, progress: 0 } };
+    replaceDraft(m.recipientId, m.id, () => retried);
+    if (m.upload) void upload(retried);
+    else sendRaw(retried);
+  }, [replaceDraft, upload, sendRaw]);
+
   const send = useCallback((partner: User, content: string) => {
     const clientMessageId = crypto.randomUUID();
     const draft: Shown = {
@@ -95,7 +159,7 @@ export function useChat(token: string, me: User) {
       if (openRef.current) void loadHistory(openRef.current.id);
       // Resend what did not make it; the clientMessageId makes a resend harmless.
       setMessages((all) => {
-        for (const list of Object.values(all)) for (const m of list) if (m.pending || m.failed) sendRaw({ ...m, failed: false });
+        for (const list of Object.values(all)) for (const m of list) if ((m.pending || m.failed) && !m.upload) sendRaw({ ...m, failed: false });
         return all;
       });
     });
@@ -104,6 +168,7 @@ export function useChat(token: string, me: User) {
     socket.on('connect_error', () => setConnection('offline'));
     socket.on('message:received', (m: Message) => {
       const partner = m.senderId === me.id ? m.recipientId : m.senderId;
+      if (m.senderId === me.id && m.type !== 'text' && uploading.current[partner]) return;
       setMessages((all) => ({ ...all, [partner]: upsert(all[partner] ?? [], m) }));
       if (m.senderId !== me.id) {
         socket.emit('message:delivered', { messageId: m.id, senderId: m.senderId });
@@ -115,6 +180,13 @@ export function useChat(token: string, me: User) {
       setMessages((all) => {
         const next: Record<string, Shown[]> = {};
         for (const [k, list] of Object.entries(all)) next[k] = list.map((x) => (x.id === messageId ? advance(x, status) : x));
+        return next;
+      });
+    });
+    socket.on('audio:waveform', ({ messageId, waveform, duration }: { messageId: string; waveform: number[]; duration: number }) => {
+      setMessages((all) => {
+        const next: Record<string, Shown[]> = {};
+        for (const [k, list] of Object.entries(all)) next[k] = list.map((x) => (x.id === messageId ? { ...x, waveform, duration } : x));
         return next;
       });
     });
@@ -138,9 +210,23 @@ export function useChat(token: string, me: User) {
     socketRef.current?.emit(on ? 'typing:start' : 'typing:stop', { recipientId: partner });
   }, []);
 
+  const recordingNow = useCallback((partner: string, on: boolean) => {
+    socketRef.current?.emit(on ? 'recording:start' : 'recording:stop', { recipientId: partner });
+  }, []);
+
+  /** The recipient plays a voice note (`listening`) or has heard ≥ 95 % of it (`listened`, which also reads it). */
+  const heard = useCallback((m: Shown, fully: boolean) => {
+    if (m.senderId === me.id) return;
+    socketRef.current?.emit(fully ? 'audio:listened' : 'audio:listening', { messageId: m.id, senderId: m.senderId });
+    if (!fully || m.readAt) return;
+    const partner = m.senderId;
+    setMessages((all) => ({ ...all, [partner]: (all[partner] ?? []).map((x) => (x.id === m.id ? { ...x, readAt: new Date().toISOString() } : x)) }));
+    setConversations((cs) => cs.map((c) => (c.user.id === partner ? { ...c, unreadCount: Math.max(0, c.unreadCount - 1) } : c)));
+  }, [me.id]);
+
   return {
     connection, conversations, messages, presence, typing, recording, open,
-    openConversation, send, markRead, loadHistory, typingNow, partnerOf,
+    openConversation, send, sendFile, retry, markRead, heard, loadHistory, typingNow, recordingNow, partnerOf,
     close: () => setOpen(null),
   };
 }

@@ -94,7 +94,13 @@ pub fn encode(image: &DynamicImage, jpeg_quality: u8) -> Result<Encoded> {
 /// An image message: the served image (metadata stripped) and its preview.
 pub fn process_upload(path: &Path, is_gif: bool) -> Result<Processed> {
     let image = decode(path)?;
-    let thumbnail = encode(&image.thumbnail(THUMBNAIL_PX, THUMBNAIL_PX), 80)?;
+    // `thumbnail` scales small images up as well; a preview is never larger than its image.
+    let preview = if image.width() > THUMBNAIL_PX || image.height() > THUMBNAIL_PX {
+        image.thumbnail(THUMBNAIL_PX, THUMBNAIL_PX)
+    } else {
+        image.clone()
+    };
+    let thumbnail = encode(&preview, 80)?;
     // A GIF is served as uploaded: re-encoding would lose its animation, and
     // GIF carries no EXIF.
     let main = if is_gif {
@@ -124,4 +130,33 @@ pub fn avatars(path: &Path) -> Result<(Encoded, Encoded)> {
         88,
     )?;
     Ok((large, small))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(dir: &Path, name: &str, width: u32, height: u32) -> std::path::PathBuf {
+        let path = dir.join(name);
+        image::RgbImage::from_pixel(width, height, image::Rgb([200, 30, 30]))
+            .save(&path)
+            .expect("test image written");
+        path
+    }
+
+    fn size_of(encoded: &Encoded) -> (u32, u32) {
+        let image = image::load_from_memory(&encoded.bytes).expect("encoded image decodes");
+        (image.width(), image.height())
+    }
+
+    #[test]
+    fn previews_shrink_large_images_and_never_enlarge_small_ones() {
+        let dir = std::env::temp_dir().join(format!("chatr-images-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let large = process_upload(&png(&dir, "large.png", 1280, 640), false).expect("large");
+        assert_eq!(size_of(&large.thumbnail), (THUMBNAIL_PX, THUMBNAIL_PX / 2));
+        let small = process_upload(&png(&dir, "small.png", 64, 48), false).expect("small");
+        assert_eq!(size_of(&small.thumbnail), (64, 48));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
