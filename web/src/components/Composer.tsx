@@ -78,7 +78,7 @@ export function Composer({ chat, partner }: { chat: ReturnType<typeof useChat>; 
     <form className="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
       <button type="button" className="attach" aria-label="Attach a file or picture" onClick={() => picker.current?.click()}><ClipIcon /></button>
       <input ref={picker} type="file" multiple hidden onChange={onPick} data-testid="attach-input" />
-      <textarea rows={1} placeholder="Message" aria-label="Message" value={draft} onChange={(e) => onType(e.target.value)} onKeyDown={onKey} onBlur={stopTyping} />
+      <textarea rows={1} autoFocus placeholder="Message" aria-label="Message" value={draft} onChange={(e) => onType(e.target.value)} onKeyDown={onKey} onBlur={stopTyping} />
       {draft.trim()
         ? <button type="submit" aria-label="Send">➤</button>
         : <button type="button" aria-label="Record a voice note" onClick={() => void record()}><MicIcon size={22} /></button>}
