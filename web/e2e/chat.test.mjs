@@ -278,5 +278,9 @@ test('phone-sized screen: the list, then one conversation, and back', async () =
   await alice.page.getByRole('button', { name: 'Back to conversations' }).click();
   await alice.page.getByRole('button', { name: new RegExp(`bob_${suffix}`) }).waitFor({ timeout: T });
   assert.equal(await alice.page.getByRole('textbox', { name: 'Message' }).count(), 0);
+  // A token the server no longer accepts leads back to the login form.
+  await alice.page.evaluate(() => localStorage.setItem('chatr.token', 'expired.or.forged'));
+  await alice.page.reload();
+  await alice.page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: T });
   await alice.context.close();
 });

@@ -1,5 +1,5 @@
 // Who is logged in: the token lives in localStorage so a reload keeps the session.
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api, type Session } from './lib/api';
 import { AuthScreen } from './components/AuthScreen';
 import { ChatScreen } from './components/ChatScreen';
@@ -23,10 +23,11 @@ export function App() {
     localStorage.setItem(KEY, s.token);
     setSession(s);
   };
-  const signOut = () => {
+  // Stable, since the socket's lifetime depends on it.
+  const signOut = useCallback(() => {
     localStorage.removeItem(KEY);
     setSession(null);
-  };
+  }, []);
 
   if (checking) return <div className="splash" aria-busy="true">Chatr</div>;
   if (!session) return <AuthScreen onSignedIn={signedIn} />;

@@ -10,7 +10,7 @@ import { ProfileMenu } from './ProfileMenu';
 
 export function ChatScreen({ session, onSignOut, onProfile }: { session: Session; onSignOut: () => void; onProfile: (user: User) => void }) {
   const { token, user: me } = session;
-  const chat = useChat(token, me);
+  const chat = useChat(token, me, onSignOut);
   const [query, setQuery] = useState('');
   const [found, setFound] = useState<User[]>([]);
 

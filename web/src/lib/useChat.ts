@@ -17,7 +17,7 @@ function upsert(list: Shown[], m: Shown): Shown[] {
   return copy;
 }
 
-export function useChat(token: string, me: User) {
+export function useChat(token: string, me: User, onUnauthorized: () => void) {
   const [connection, setConnection] = useState<Connection>('connecting');
   const [conversations, setConversations] = useState<Conversation[]>([]);
   const [messages, setMessages] = useState<Record<string, Shown[]>>({});
@@ -165,7 +165,14 @@ export function useChat(token: string, me: User) {
     });
     socket.on('disconnect', () => setConnection('offline'));
     socket.io.on('reconnect_attempt', () => setConnection('connecting'));
-    socket.on('connect_error', () => setConnection('offline'));
+    socket.on('connect_error', (err: Error) => {
+      setConnection('offline');
+      if (socket.active) return; // a network error: Socket.IO keeps retrying by itself
+      // The server refused the token (expired, account gone): back to logging in,
+      // unless it only could not check it right now.
+      if (/try again/.test(err.message)) setTimeout(() => socket.connect(), 3000);
+      else onUnauthorized();
+    });
     socket.on('message:received', (m: Message) => {
       const partner = m.senderId === me.id ? m.recipientId : m.senderId;
       if (m.senderId === me.id && m.type !== 'text' && uploading.current[partner]) return;
@@ -198,7 +205,7 @@ export function useChat(token: string, me: User) {
       return next;
     }));
     return () => { socket.close(); socketRef.current = null; };
-  }, [token, me.id, refreshConversations, loadHistory, sendRaw]);
+  }, [token, me.id, refreshConversations, loadHistory, sendRaw, onUnauthorized]);
 
   const openConversation = useCallback((user: User) => {
     setOpen(user);
