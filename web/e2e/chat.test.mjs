@@ -284,3 +284,33 @@ test('phone-sized screen: the list, then one conversation, and back', async () =
   await alice.page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: T });
   await alice.context.close();
 });
+
+test('history scrolls back page by page and keeps the reader in place', async () => {
+  const suffix = Date.now().toString(36).slice(-5);
+  const alice = await signUp(`alice_${suffix}`);
+  const bob = await signUp(`bob_${suffix}`);
+  await openChat(alice.page, `bob_${suffix}`);
+  const box = alice.page.getByRole('textbox', { name: 'Message' });
+  for (let i = 1; i <= 60; i++) {
+    await box.fill(`note ${i}`);
+    await box.press('Enter');
+  }
+  await alice.page.locator('.bubble.mine', { hasText: /^note 60/ }).locator('.ticks[data-status="delivered"]').waitFor({ timeout: T });
+
+  // A fresh page knows only what history gives it.
+  await bob.page.reload();
+  await bob.page.getByRole('button', { name: new RegExp(`alice_${suffix}`) }).click();
+  await bob.page.locator('.bubble', { hasText: /^note 60/ }).waitFor({ timeout: T });
+  assert.equal(await bob.page.locator('.bubble').count(), 50, 'one page of history');
+  // Scrolling to the top loads the older page; "note 11" stays where it was on screen.
+  const eleven = bob.page.locator('.bubble p', { hasText: /^note 11$/ });
+  const messages = bob.page.getByRole('log', { name: 'Messages' });
+  await messages.evaluate((el) => { el.scrollTop = 0; });
+  await bob.page.locator('.bubble p', { hasText: /^note 1$/ }).waitFor({ timeout: T });
+  assert.equal(await bob.page.locator('.bubble').count(), 60);
+  const top = await eleven.evaluate((el) => el.getBoundingClientRect().top);
+  const viewTop = await messages.evaluate((el) => el.getBoundingClientRect().top);
+  assert.ok(top >= viewTop - 5 && top < viewTop + 200, `the message read before the load stays in view (at ${top - viewTop} px)`);
+  await alice.context.close();
+  await bob.context.close();
+});

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { api, type Session } from '../lib/api';
 import { clock, day, duration, presenceLine } from '../lib/format';
 import type { Message, User } from '../lib/types';
@@ -60,6 +60,8 @@ export function ChatScreen({ session, onSignOut, onProfile }: { session: Session
 }
 
 /** The list's one-line preview; words, not emoji, which not every system can draw. */
+const HISTORY_PAGE = 50;
+
 function previewOf(m: Message): string {
   switch (m.type) {
     case 'text': return m.content;
@@ -75,9 +77,21 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
   const bottom = useRef<HTMLDivElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const [exhausted, setExhausted] = useState(false);
+  const loadingOlder = useRef(false);
   const p = chat.presence[partner.id];
 
-  useEffect(() => { bottom.current?.scrollIntoView({ block: 'end' }); }, [list.length]);
+  // New messages at the end scroll into view; an older page loaded at the top
+  // keeps what the reader was looking at where it was.
+  const lastId = list.length ? list[list.length - 1].id : '';
+  useEffect(() => { bottom.current?.scrollIntoView({ block: 'end' }); }, [lastId]);
+  const anchor = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const root = scroller.current;
+    if (root && anchor.current !== null) {
+      root.scrollTop = root.scrollHeight - anchor.current;
+      anchor.current = null;
+    }
+  }, [list.length]);
 
   // Read receipts for what is actually on screen.
   useEffect(() => {
@@ -96,9 +110,13 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
 
   async function older() {
     const first = list.find((m) => !m.pending);
-    if (!first) return;
-    const n = await chat.loadHistory(partner.id, first.id);
-    if (n === 0) setExhausted(true);
+    if (!first || loadingOlder.current) return;
+    loadingOlder.current = true;
+    const root = scroller.current;
+    if (root) anchor.current = root.scrollHeight - root.scrollTop;
+    const n = await chat.loadHistory(partner.id, first.id).finally(() => { loadingOlder.current = false; });
+    if (n === 0) anchor.current = null;
+    if (n < HISTORY_PAGE) setExhausted(true);
   }
 
   const status = chat.typing[partner.id] ? 'typing…' : chat.recording[partner.id] ? 'recording…' : presenceLine(p?.status, p?.lastSeen ?? partner.lastSeen);
