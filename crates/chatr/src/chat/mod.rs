@@ -332,42 +332,31 @@ impl Chat {
         claimed_sender: Uuid,
         receipt: Receipt,
     ) -> Result<Status> {
-        // A concurrent receipt may move the message between our read and our
-        // write; the write is conditional on the status read, so re-read and retry.
-        for _ in 0..5 {
-            let stored = self
-                .0
-                .store
-                .message_facts(message_id)
-                .await?
-                .ok_or_else(|| Error::not_found("message not found"))?;
-            let Some(next) = lifecycle::next_status(&stored, actor, claimed_sender, receipt)?
-            else {
-                if receipt.sets_read_at() {
-                    self.0
-                        .store
-                        .writer()
-                        .mark_read(message_id, clock::now())
-                        .await?;
-                }
-                return Ok(stored.status);
-            };
-            let read_at = receipt.sets_read_at().then(clock::now);
-            if self
-                .0
-                .store
-                .writer()
-                .advance(message_id, stored.status, next, read_at)
-                .await?
-            {
+        // The writer reads the message and applies the rule in the order the
+        // receipts arrive, so concurrent receipts cannot race each other.
+        let read_at = receipt.sets_read_at().then(clock::now);
+        let done = self
+            .0
+            .store
+            .writer()
+            .receipt(
+                message_id,
+                read_at,
+                Box::new(move |stored| {
+                    lifecycle::next_status(stored, actor, claimed_sender, receipt)
+                }),
+            )
+            .await?;
+        match done.changed {
+            Some(next) => {
                 self.0
                     .notify
-                    .status(stored.sender_id, message_id, next)
+                    .status(done.stored.sender_id, message_id, next)
                     .await;
-                return Ok(next);
+                Ok(next)
             }
+            None => Ok(done.stored.status),
         }
-        Err(Error::internal("status update kept racing"))
     }
 
     /// `typing:*` and `recording:*`.

@@ -4,11 +4,10 @@ use uuid::Uuid;
 
 use super::{
     Store,
-    rows::{MessageRow, UserRow, message_columns, message_select, uuid},
+    rows::{MessageRow, UserRow, message_columns, message_select},
 };
-use crate::chat::lifecycle::Stored;
-use crate::chat::model::{Message, MessageType, Status, UserRecord};
-use crate::error::{Error, Result};
+use crate::chat::model::{Message, UserRecord};
+use crate::error::Result;
 
 /// Where an older page of history ends.
 pub enum HistoryCursor {
@@ -17,6 +16,24 @@ pub enum HistoryCursor {
     BeforeMessage(Uuid),
     /// Strictly older than this timestamp (contract format).
     BeforeTime(String),
+}
+
+/// The message `sender` sent with `client_id` (a repeated `clientMessageId`).
+pub(super) async fn by_client_id(
+    pool: &sqlx::SqlitePool,
+    sender: Uuid,
+    client_id: Option<String>,
+) -> Result<Option<Message>> {
+    sqlx::query_as::<_, MessageRow>(concat!(
+        message_select!(),
+        " where m.sender_id = $1 and m.client_message_id = $2"
+    ))
+    .bind(sender.to_string())
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?
+    .map(Message::try_from)
+    .transpose()
 }
 
 fn messages(rows: Vec<MessageRow>) -> Result<Vec<Message>> {
@@ -31,25 +48,6 @@ impl Store {
             .await?
             .map(Message::try_from)
             .transpose()
-    }
-
-    /// The facts the status lifecycle needs, without the body.
-    pub async fn message_facts(&self, id: Uuid) -> Result<Option<Stored>> {
-        let row: Option<(String, String, String, String)> = sqlx::query_as(
-            "select sender_id, recipient_id, type, status from messages where id = $1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some((sender, recipient, kind, status)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(Stored {
-            sender_id: uuid(&sender)?,
-            recipient_id: uuid(&recipient)?,
-            kind: MessageType::parse(&kind).ok_or_else(|| Error::internal("malformed type"))?,
-            status: Status::parse(&status).ok_or_else(|| Error::internal("malformed status"))?,
-        }))
     }
 
     /// Every message to `user` still `sent`, oldest first (offline delivery).

@@ -1,5 +1,5 @@
 //! Database access. Reads go through a pool; every write that a hot path makes
-//! goes through one writer task that commits concurrent writes together
+//! goes through one writer thread that commits concurrent writes together
 //! ([`writer`]), so a message is durable before it is acknowledged without
 //! paying one fsync per message.
 
@@ -59,7 +59,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
-        let writer = Writer::start(options).await?;
+        let writer = Writer::start(options.get_filename().to_owned(), synchronous, pool.clone()).await?;
         Ok(Self { pool, writer })
     }
 
