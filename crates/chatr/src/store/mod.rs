@@ -59,7 +59,8 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
-        let writer = Writer::start(options.get_filename().to_owned(), synchronous, pool.clone()).await?;
+        let writer =
+            Writer::start(options.get_filename().to_owned(), synchronous, pool.clone()).await?;
         Ok(Self { pool, writer })
     }
 
