@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web test test-rust test-contract test-web bench lint fmt clean chromium
+.PHONY: build run web test test-rust test-contract test-web test-postgres bench lint fmt clean chromium
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -21,7 +21,7 @@ $(WEB)/node_modules/.installed: $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-test: test-rust test-contract test-web
+test: test-rust test-contract test-web test-postgres
 
 test-rust:
 	$(CARGO) test --workspace --locked
@@ -34,6 +34,12 @@ test-contract: $(CONTRACT)/node_modules/.installed web
 $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	cd $(CONTRACT) && $(NPM) ci --no-audit --no-fund
 	touch $@
+
+# The Rust integration tests and the contract suite again, on a throw-away
+# PostgreSQL (scripts/with-postgres.sh: initdb in a temp dir, a free port).
+test-postgres: $(CONTRACT)/node_modules/.installed web
+	$(CARGO) build --locked -p chatr -p chatr-load
+	bash scripts/with-postgres.sh sh -c '$(CARGO) test --workspace --locked && cd $(CONTRACT) && $(NPM) test'
 
 # Unit tests of the client's pure parts, then the end-to-end suite in headless Chromium.
 test-web: web chromium

@@ -1,6 +1,6 @@
 // Test harness: starts a real chatr binary on a free port with its own data
 // directory, and speaks to it like clients do (fetch + socket.io-client v4).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import fs from 'node:fs';
@@ -13,14 +13,32 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const BIN = process.env.CHATR_BIN ?? path.join(ROOT, 'target/debug/chatr');
 export const TIMEOUT = 5000;
 
+/**
+ * With CHATR_TEST_POSTGRES (set by scripts/with-postgres.sh) each data dir gets
+ * its own PostgreSQL database, created on first use so that a restarted server
+ * finds its data; without it chatr uses SQLite in the data dir.
+ */
+function postgresDatabaseFor(dataDir) {
+  const base = process.env.CHATR_TEST_POSTGRES;
+  if (!base) return {};
+  const name = `c_${path.basename(dataDir).toLowerCase().replace(/[^a-z0-9]/g, '_')}`;
+  const server = new URL(base);
+  const found = execFileSync('psql', ['-h', server.hostname, '-p', server.port, '-U', 'postgres', '-tAc',
+    `select 1 from pg_database where datname = '${name}'`, 'postgres'], { encoding: 'utf8' });
+  if (!found.trim()) execFileSync('createdb', ['-h', server.hostname, '-p', server.port, '-U', 'postgres', name]);
+  return { DATABASE_URL: `${base}/${name}` };
+}
+
 /** Starts chatr; resolves once it prints the port it listens on. */
 export async function startServer({ env = {}, dataDir, generatedSecret = false } = {}) {
   dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-contract-'));
   const secret = generatedSecret ? undefined : env.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
   const { JWT_SECRET: _inherited, ...inherited } = process.env;
+  const database = env.DATABASE_URL ? {} : postgresDatabaseFor(dataDir);
   const child = spawn(BIN, [], {
     env: {
       ...inherited,
+      ...database,
       PORT: '0',
       CHATR_HOST: '127.0.0.1',
       CHATR_DATA_DIR: dataDir,

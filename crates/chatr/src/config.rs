@@ -24,7 +24,7 @@ pub struct Config {
     #[arg(long, env = "CHATR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// `sqlite://…`; default: `chatr.db` in the data dir.
+    /// `sqlite://…` or `postgres://…`; default: `chatr.db` in the data dir.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 

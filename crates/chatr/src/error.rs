@@ -108,8 +108,10 @@ impl Error {
 
     /// Logs server-side failures once, where they are turned into a reply.
     pub fn log_if_internal(&self) {
-        if matches!(self, Self::Database(_) | Self::Internal(_)) {
-            tracing::error!(error = %self, "request failed");
+        match self {
+            Self::Database(cause) => tracing::error!(error = %cause, "request failed: database"),
+            Self::Internal(_) => tracing::error!(error = %self, "request failed"),
+            _ => {}
         }
     }
 

@@ -20,7 +20,7 @@ pub enum HistoryCursor {
 
 /// The message `sender` sent with `client_id` (a repeated `clientMessageId`).
 pub(super) async fn by_client_id(
-    pool: &sqlx::SqlitePool,
+    pool: &sqlx::AnyPool,
     sender: Uuid,
     client_id: Option<String>,
 ) -> Result<Option<Message>> {
@@ -100,16 +100,16 @@ impl Store {
             message_columns!(),
             " from messages m join users u on u.id = m.sender_id \
                   where m.sender_id = $1 and m.recipient_id = $2 and m.seq < $3 \
-                    and ($4 is null or m.created_at < $4) \
-                  order by m.seq desc limit $5) \
+                    and (cast($4 as text) is null or m.created_at < $4) \
+                  order by m.seq desc limit $5) as mine \
                union all \
                select * from (select m.seq, ",
             message_columns!(),
             " from messages m join users u on u.id = m.sender_id \
                   where m.sender_id = $2 and m.recipient_id = $1 and m.seq < $3 \
-                    and ($4 is null or m.created_at < $4) \
-                  order by m.seq desc limit $5) \
-               order by seq desc limit $5) \
+                    and (cast($4 as text) is null or m.created_at < $4) \
+                  order by m.seq desc limit $5) as theirs \
+               order by seq desc limit $5) as page \
              order by seq"
         ))
         .bind(&me)
@@ -141,9 +141,12 @@ impl Store {
                  select user_b as partner from contacts where user_a = $1 \
                  union all select user_a from contacts where user_b = $1 \
              ), latest as ( \
-                 select partner, max( \
-                     coalesce((select max(seq) from messages where sender_id = $1 and recipient_id = partner), 0), \
-                     coalesce((select max(seq) from messages where sender_id = partner and recipient_id = $1), 0) \
+                 select partner, ( \
+                     select max(seq) from ( \
+                         select max(seq) as seq from messages where sender_id = $1 and recipient_id = partner \
+                         union all \
+                         select max(seq) from messages where sender_id = partner and recipient_id = $1 \
+                     ) as both_ways \
                  ) as seq, \
                  (select count(*) from messages \
                     where recipient_id = $1 and sender_id = partner and read_at is null) as unread \

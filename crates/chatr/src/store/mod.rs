@@ -9,11 +9,12 @@ mod rows;
 mod users;
 pub mod writer;
 
-use std::{str::FromStr, time::Duration};
+use std::str::FromStr;
 
 use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    AnyPool, Connection, Executor,
+    any::AnyPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode},
 };
 
 use crate::config::Synchronous;
@@ -23,45 +24,97 @@ pub use messages::HistoryCursor;
 pub use users::NewUser;
 pub use writer::Writer;
 
+/// Which database engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     writer: Writer,
+    backend: Backend,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    /// Opens the database named by `url` (`sqlite://…` or `postgres://…`),
+    /// creating an SQLite file if needed, applies migrations and starts the writer.
     pub async fn open(url: &str, synchronous: Synchronous) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::open_postgres(url).await;
+        }
         let url = url
             .strip_prefix("sqlite:")
             .map(|rest| format!("sqlite:{rest}"))
             .ok_or_else(|| {
-                Error::internal(
-                    "DATABASE_URL must start with sqlite:// (PostgreSQL is not built in yet)",
-                )
+                Error::internal("DATABASE_URL must start with sqlite:// or postgres://")
             })?;
+        // Create the file and switch it to WAL once; the pool's connections
+        // then set their per-connection pragmas.
         let options = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match synchronous {
-                Synchronous::Normal => SqliteSynchronous::Normal,
-                Synchronous::Full => SqliteSynchronous::Full,
-            })
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
+            .journal_mode(SqliteJournalMode::Wal);
+        let path = options.get_filename().to_owned();
+        SqliteConnection::connect_with(&options)
+            .await?
+            .close()
+            .await?;
+        let pragmas: &'static str = match synchronous {
+            Synchronous::Normal => {
+                "pragma foreign_keys = on; pragma busy_timeout = 10000; \
+                 pragma synchronous = normal; pragma temp_store = memory;"
+            }
+            Synchronous::Full => {
+                "pragma foreign_keys = on; pragma busy_timeout = 10000; \
+                 pragma synchronous = full; pragma temp_store = memory;"
+            }
+        };
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options.clone())
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(pragmas).await?;
+                    Ok(())
+                })
+            })
+            .connect(&format!("sqlite://{}", path.display()))
             .await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
-        let writer =
-            Writer::start(options.get_filename().to_owned(), synchronous, pool.clone()).await?;
-        Ok(Self { pool, writer })
+        let writer = Writer::sqlite(path, synchronous, pool.clone()).await?;
+        Ok(Self {
+            pool,
+            writer,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Self> {
+        let pool = AnyPoolOptions::new()
+            .max_connections(10)
+            .min_connections(1)
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
+        let writer = Writer::postgres(pool.clone());
+        Ok(Self {
+            pool,
+            writer,
+            backend: Backend::Postgres,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn writer(&self) -> &Writer {

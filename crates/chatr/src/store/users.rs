@@ -22,8 +22,10 @@ pub struct NewUser<'a> {
 impl Store {
     /// Inserts a user; a taken username or email is a `Conflict` naming the field.
     pub async fn insert_user(&self, user: &NewUser<'_>) -> Result<()> {
-        let taken: Option<(bool, bool)> = sqlx::query_as(
-            "select lower(username) = lower($1), lower(email) = lower($2) from users \
+        // Integers, not booleans: SQLite has no boolean type to decode.
+        let taken: Option<(i64, i64)> = sqlx::query_as(
+            "select cast(case when lower(username) = lower($1) then 1 else 0 end as bigint), \
+                    cast(case when lower(email) = lower($2) then 1 else 0 end as bigint) from users \
              where lower(username) = lower($1) or lower(email) = lower($2) limit 1",
         )
         .bind(user.username)
@@ -31,8 +33,8 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match taken {
-            Some((true, _)) => return Err(conflict("username", "username is already taken")),
-            Some((false, _)) => return Err(conflict("email", "email is already registered")),
+            Some((1, _)) => return Err(conflict("username", "username is already taken")),
+            Some(_) => return Err(conflict("email", "email is already registered")),
             None => {}
         }
         let result = sqlx::query(

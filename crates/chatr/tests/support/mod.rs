@@ -23,6 +23,43 @@ pub struct TestServer {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// With `CHATR_TEST_POSTGRES` (a server URL, set by `scripts/with-postgres.sh`)
+/// each data dir gets its own PostgreSQL database, created on first use, so a
+/// restarted server finds its data again; without it the server uses SQLite.
+async fn postgres_database_for(data_dir: &std::path::Path) -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let base = std::env::var("CHATR_TEST_POSTGRES").ok()?;
+    let name: String = data_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!("t_{name}");
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    let exists: Option<(i32,)> = sqlx::query_as("select 1 from pg_database where datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+            .await
+            .unwrap();
+    }
+    Some(format!("{base}/{name}"))
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -34,6 +71,7 @@ impl TestServer {
     pub async fn start_in(data_dir: PathBuf) -> Self {
         let mut config = chatr::Config::for_tests(data_dir.clone());
         config.jwt_secret = Some("an-integration-test-secret-of-32-bytes-or-more".into());
+        config.database_url = postgres_database_for(&data_dir).await;
         let running = chatr::start(config, std::future::pending()).await.unwrap();
         Self {
             addr: running.addr,

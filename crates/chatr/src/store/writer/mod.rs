@@ -1,0 +1,242 @@
+//! Group commit: one thread owns the write connection and applies every write
+//! queued while the previous transaction was committing in one transaction.
+//! Callers get their answer only after the commit, so an acknowledged message
+//! is on disk, and a burst of N messages costs one commit instead of N.
+//!
+//! The thread talks to SQLite directly (rusqlite) rather than through sqlx:
+//! sqlx hands every statement to a worker thread and back, and those wake-ups
+//! cost more CPU than the statements. Here a whole batch is a run of plain
+//! function calls, and a status update reads the facts it decides on in the
+//! same place, in order, so receipts need no read of their own and cannot race.
+
+mod postgres;
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::chat::lifecycle::Stored;
+use crate::chat::model::{Message, MessageType, Status};
+use crate::config::Synchronous;
+use crate::error::{Error, Result};
+
+/// Upper bound of writes per transaction, so one commit never stalls for long.
+const MAX_BATCH: usize = 512;
+const QUEUE: usize = 8192;
+
+// The statements of the hot path, shared by both backends: SQLite reads `$n`
+// as a parameter named "$n", numbered in order of first appearance.
+const INSERT_MESSAGE: &str = "insert into messages (id, sender_id, recipient_id, content, type, status, created_at, \
+     file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url) \
+     values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, nullif($12, -1.0), $13, $14) \
+     on conflict (sender_id, client_message_id) where client_message_id is not null do nothing";
+const INSERT_CONTACT: &str =
+    "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
+const RECEIPT_FACTS: &str =
+    "select sender_id, recipient_id, type, status from messages where id = $1";
+const RECEIPT_ADVANCE: &str =
+    "update messages set status = $1, read_at = coalesce(read_at, $2) where id = $3";
+const RECEIPT_READ_AT: &str = "update messages set read_at = $1 where id = $2 and read_at is null";
+const LAST_SEEN: &str = "update users set last_seen = $1 where id = $2";
+
+/// A missing duration is bound as this number and stored as NULL (`nullif`):
+/// sqlx 0.9's Any driver binds a NULL `f64` as a float4 (`sqlx-core`
+/// `any/arguments.rs` swaps Real and Double for NULLs), which fixes the type of
+/// PostgreSQL's prepared statement to float4 and fails every later non-NULL
+/// duration. Durations are always positive, so -1 cannot be a real one.
+pub(super) const NO_DURATION: f64 = -1.0;
+
+/// The result of inserting a message.
+pub enum Inserted {
+    /// Stored now; `new_contact` when this message made the two users contacts.
+    New { new_contact: bool },
+    /// The sender had already sent a message with this `clientMessageId`.
+    Existing(Box<Message>),
+}
+
+/// Decides a receipt from the stored facts: the status to move to, `None`
+/// for no change, or why the receipt is refused.
+pub type Decide = Box<dyn FnOnce(&Stored) -> Result<Option<Status>> + Send>;
+
+/// What a receipt did.
+pub struct Receipted {
+    /// The message as it was before the receipt.
+    pub stored: Stored,
+    /// The new status, when it moved.
+    pub changed: Option<Status>,
+}
+
+pub(super) enum Job {
+    Insert {
+        message: Arc<Message>,
+        ensure_contact: bool,
+        reply: oneshot::Sender<Result<Insert>>,
+    },
+    Receipt {
+        id: Uuid,
+        read_at: Option<String>,
+        decide: Decide,
+        reply: oneshot::Sender<Result<Receipted>>,
+    },
+    LastSeen {
+        user: Uuid,
+        at: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// What an insert found: stored, or a duplicate `clientMessageId`.
+pub(super) enum Insert {
+    New { new_contact: bool },
+    Duplicate,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+    /// For reading back the stored message of a repeated `clientMessageId`.
+    pool: AnyPool,
+}
+
+impl Writer {
+    /// SQLite: a writer thread that owns its connection (the schema is already migrated).
+    pub(in crate::store) async fn sqlite(
+        path: PathBuf,
+        synchronous: Synchronous,
+        pool: AnyPool,
+    ) -> Result<Self> {
+        let tx = sqlite::start(path, synchronous).await?;
+        Ok(Self { tx, pool })
+    }
+
+    /// PostgreSQL: a writer task on a connection of the pool.
+    pub(in crate::store) fn postgres(pool: AnyPool) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(postgres::run(pool.clone(), rx));
+        Self { tx, pool }
+    }
+
+    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(job(reply))
+            .await
+            .map_err(|_| Error::internal("the writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("the writer dropped a write"))?
+    }
+
+    /// Stores a new message (status `sent`); when `ensure_contact`, also records the two users as contacts.
+    pub async fn insert_message(
+        &self,
+        message: Arc<Message>,
+        ensure_contact: bool,
+    ) -> Result<Inserted> {
+        let (sender, client_id) = (message.sender_id, message.client_message_id.clone());
+        let inserted = self
+            .submit(|reply| Job::Insert {
+                message,
+                ensure_contact,
+                reply,
+            })
+            .await?;
+        match inserted {
+            Insert::New { new_contact } => Ok(Inserted::New { new_contact }),
+            Insert::Duplicate => {
+                let stored = super::messages::by_client_id(&self.pool, sender, client_id)
+                    .await?
+                    .ok_or_else(|| Error::internal("a duplicate message vanished"))?;
+                Ok(Inserted::Existing(Box::new(stored)))
+            }
+        }
+    }
+
+    /// Applies a receipt: reads the message, lets `decide` rule, stores the
+    /// new status (and `readAt`, when given and not yet set).
+    pub async fn receipt(
+        &self,
+        id: Uuid,
+        read_at: Option<String>,
+        decide: Decide,
+    ) -> Result<Receipted> {
+        self.submit(|reply| Job::Receipt {
+            id,
+            read_at,
+            decide,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn set_last_seen(&self, user: Uuid, at: String) -> Result<()> {
+        self.submit(|reply| Job::LastSeen { user, at, reply }).await
+    }
+
+    /// Applies everything queued so far, then stops the writer.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Job::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// A job's answer, held back until its transaction has committed.
+pub(super) enum Pending {
+    Insert(oneshot::Sender<Result<Insert>>, Result<Insert>),
+    Receipt(oneshot::Sender<Result<Receipted>>, Result<Receipted>),
+    Unit(oneshot::Sender<Result<()>>, Result<()>),
+}
+
+impl Pending {
+    pub(super) fn answer(self, committed: bool) {
+        fn outcome<T>(r: Result<T>, committed: bool) -> Result<T> {
+            // A refusal (not found, forbidden) stays what it was; a success
+            // that did not commit is not one.
+            match r {
+                Ok(_) if !committed => Err(Error::internal("commit failed")),
+                r => r,
+            }
+        }
+        // A caller that went away no longer needs its answer.
+        let _ = match self {
+            Pending::Insert(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
+            Pending::Receipt(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
+            Pending::Unit(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
+        };
+    }
+}
+
+/// Waveforms are stored as JSON text.
+pub(super) fn waveform_json(m: &Message) -> Result<Option<String>> {
+    m.waveform
+        .as_ref()
+        .map(|w| serde_json::to_string(w).map_err(|_| Error::internal("waveform encoding")))
+        .transpose()
+}
+
+/// A contact pair is stored smaller id first.
+pub(super) fn contact_pair(m: &Message) -> (String, String) {
+    let (a, b) = if m.sender_id < m.recipient_id {
+        (m.sender_id, m.recipient_id)
+    } else {
+        (m.recipient_id, m.sender_id)
+    };
+    (a.to_string(), b.to_string())
+}
+
+/// The lifecycle's facts from the receipt query's columns.
+pub(super) fn stored(sender: &str, recipient: &str, kind: &str, status: &str) -> Result<Stored> {
+    Ok(Stored {
+        sender_id: Uuid::parse_str(sender).map_err(|_| Error::internal("malformed id"))?,
+        recipient_id: Uuid::parse_str(recipient).map_err(|_| Error::internal("malformed id"))?,
+        kind: MessageType::parse(kind).ok_or_else(|| Error::internal("malformed type"))?,
+        status: Status::parse(status).ok_or_else(|| Error::internal("malformed status"))?,
+    })
+}

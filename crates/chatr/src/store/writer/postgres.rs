@@ -1,0 +1,169 @@
+//! The PostgreSQL consumer of the writer's queue: a task that applies each
+//! batch in one transaction on a connection of the pool. Several nodes may
+//! write at once here, so a receipt locks its row (`for update`) before it
+//! decides: two nodes' receipts for one message take turns.
+
+use sqlx::{Any, AnyPool, Row, Transaction};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{
+    Decide, INSERT_CONTACT, INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION,
+    Pending, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT, Receipted, contact_pair, stored,
+    waveform_json,
+};
+use crate::chat::model::Message;
+use crate::error::Result;
+
+pub(super) async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut pending = Vec::with_capacity(MAX_BATCH);
+    let mut stop = None;
+    while stop.is_none() {
+        if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            break;
+        }
+        // PostgreSQL aborts a transaction at its first failed statement, so a
+        // failure fails the batch's writes (their callers get an error, none
+        // was acknowledged); the statements here do not fail on bad input.
+        let committed = match apply(&pool, batch.drain(..), &mut pending, &mut stop).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "write transaction failed");
+                false
+            }
+        };
+        for p in pending.drain(..) {
+            p.answer(committed);
+        }
+    }
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+async fn apply(
+    pool: &AnyPool,
+    jobs: impl Iterator<Item = Job>,
+    pending: &mut Vec<Pending>,
+    stop: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for job in jobs {
+        match job {
+            Job::Insert {
+                message,
+                ensure_contact,
+                reply,
+            } => {
+                let r = insert(&mut tx, &message, ensure_contact).await;
+                pending.push(Pending::Insert(reply, r));
+            }
+            Job::Receipt {
+                id,
+                read_at,
+                decide,
+                reply,
+            } => {
+                let r = receipt(&mut tx, id, read_at, decide).await;
+                pending.push(Pending::Receipt(reply, r));
+            }
+            Job::LastSeen { user, at, reply } => {
+                let r = sqlx::query(LAST_SEEN)
+                    .bind(at)
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into);
+                pending.push(Pending::Unit(reply, r));
+            }
+            Job::Shutdown(done) => {
+                *stop = Some(done);
+                break;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    m: &Message,
+    ensure_contact: bool,
+) -> Result<Insert> {
+    let inserted = sqlx::query(INSERT_MESSAGE)
+        .bind(m.id.to_string())
+        .bind(m.sender_id.to_string())
+        .bind(m.recipient_id.to_string())
+        .bind(&m.content)
+        .bind(m.kind.as_str())
+        .bind(&m.created_at)
+        .bind(&m.file_url)
+        .bind(&m.file_name)
+        .bind(m.file_size)
+        .bind(&m.file_type)
+        .bind(waveform_json(m)?)
+        .bind(m.duration.unwrap_or(NO_DURATION))
+        .bind(&m.client_message_id)
+        .bind(&m.thumbnail_url)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if inserted == 0 {
+        return Ok(Insert::Duplicate);
+    }
+    let mut new_contact = false;
+    if ensure_contact {
+        let (a, b) = contact_pair(m);
+        new_contact = sqlx::query(INSERT_CONTACT)
+            .bind(a)
+            .bind(b)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+            == 1;
+    }
+    Ok(Insert::New { new_contact })
+}
+
+async fn receipt(
+    tx: &mut Transaction<'static, Any>,
+    id: Uuid,
+    read_at: Option<String>,
+    decide: Decide,
+) -> Result<Receipted> {
+    let key = id.to_string();
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{RECEIPT_FACTS} for update")))
+        .bind(&key)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| crate::error::Error::not_found("message not found"))?;
+    let stored = stored(
+        row.try_get::<&str, _>(0)?,
+        row.try_get::<&str, _>(1)?,
+        row.try_get::<&str, _>(2)?,
+        row.try_get::<&str, _>(3)?,
+    )?;
+    let changed = decide(&stored)?;
+    match changed {
+        Some(next) => {
+            sqlx::query(RECEIPT_ADVANCE)
+                .bind(next.as_str())
+                .bind(read_at)
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        None if read_at.is_some() => {
+            sqlx::query(RECEIPT_READ_AT)
+                .bind(read_at)
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        None => {}
+    }
+    Ok(Receipted { stored, changed })
+}

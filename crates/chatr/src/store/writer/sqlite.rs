@@ -1,0 +1,259 @@
+//! The SQLite consumer of the writer's queue: an OS thread that owns a
+//! rusqlite connection, and a second thread that checkpoints the WAL.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{
+    Decide, INSERT_CONTACT, INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION,
+    Pending, QUEUE, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT, Receipted, contact_pair,
+    stored, waveform_json,
+};
+use crate::chat::model::Message;
+use crate::config::Synchronous;
+use crate::error::{Error, Result};
+
+/// A commit within this long of the previous one means the server is busy…
+const BUSY: Duration = Duration::from_millis(2);
+/// …and then the writer lets a batch gather for this long before committing.
+const LINGER: Duration = Duration::from_micros(300);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Opens the write connection on its own thread and starts the checkpointer.
+pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let (opened, ready) = oneshot::channel();
+    let writer_path = path.clone();
+    std::thread::Builder::new()
+        .name("chatr-writer".into())
+        .spawn(move || match open(&writer_path, synchronous) {
+            Ok(conn) => {
+                let _ = opened.send(Ok(()));
+                run(conn, rx);
+            }
+            Err(e) => {
+                let _ = opened.send(Err(e));
+            }
+        })
+        .map_err(|e| Error::internal(format!("cannot start the writer: {e}")))?;
+    ready
+        .await
+        .map_err(|_| Error::internal("the writer did not start"))??;
+    let alive = tx.downgrade();
+    std::thread::Builder::new()
+        .name("chatr-checkpoint".into())
+        .spawn(move || checkpoints(&path, &alive))
+        .map_err(|e| Error::internal(format!("cannot start the checkpointer: {e}")))?;
+    Ok(tx)
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::internal(format!("database: {e}"))
+}
+
+fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(db)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+    // Checkpoints run on their own thread (below), never inside a commit.
+    conn.execute_batch(match synchronous {
+        Synchronous::Normal => {
+            "pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; \
+             pragma temp_store = memory; pragma wal_autocheckpoint = 0;"
+        }
+        Synchronous::Full => {
+            "pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on; \
+             pragma temp_store = memory; pragma wal_autocheckpoint = 0;"
+        }
+    })
+    .map_err(db)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut pending = Vec::with_capacity(MAX_BATCH);
+    let mut stop = None;
+    let mut last_commit = Instant::now();
+    while stop.is_none() {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        batch.push(first);
+        drain(&mut rx, &mut batch);
+        // Under load each commit's page writes cost more than the statements in
+        // it; waiting a moment for company makes the batches larger. An idle
+        // server commits at once.
+        if batch.len() < MAX_BATCH && last_commit.elapsed() < BUSY {
+            std::thread::sleep(LINGER);
+            drain(&mut rx, &mut batch);
+        }
+        let committed = match apply(&mut conn, batch.drain(..), &mut pending, &mut stop) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "write transaction failed");
+                false
+            }
+        };
+        last_commit = Instant::now();
+        for p in pending.drain(..) {
+            p.answer(committed);
+        }
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "closing the write connection");
+    }
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+fn apply(
+    conn: &mut Connection,
+    jobs: impl Iterator<Item = Job>,
+    pending: &mut Vec<Pending>,
+    stop: &mut Option<oneshot::Sender<()>>,
+) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    for job in jobs {
+        // A statement that fails rolls back only itself in SQLite; the others commit.
+        match job {
+            Job::Insert {
+                message,
+                ensure_contact,
+                reply,
+            } => {
+                let r = insert(&tx, &message, ensure_contact);
+                pending.push(Pending::Insert(reply, r));
+            }
+            Job::Receipt {
+                id,
+                read_at,
+                decide,
+                reply,
+            } => {
+                let r = receipt(&tx, id, read_at, decide);
+                pending.push(Pending::Receipt(reply, r));
+            }
+            Job::LastSeen { user, at, reply } => {
+                let r = tx
+                    .prepare_cached(LAST_SEEN)
+                    .and_then(|mut st| st.execute(params![at, user.to_string()]))
+                    .map(drop)
+                    .map_err(db);
+                pending.push(Pending::Unit(reply, r));
+            }
+            Job::Shutdown(done) => {
+                *stop = Some(done);
+                break;
+            }
+        }
+    }
+    tx.commit().map_err(db)
+}
+
+fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
+    let waveform = waveform_json(m)?;
+    let inserted = conn
+        .prepare_cached(INSERT_MESSAGE)
+        .and_then(|mut st| {
+            st.execute(params![
+                m.id.to_string(),
+                m.sender_id.to_string(),
+                m.recipient_id.to_string(),
+                m.content,
+                m.kind.as_str(),
+                m.created_at,
+                m.file_url,
+                m.file_name,
+                m.file_size,
+                m.file_type,
+                waveform,
+                m.duration.unwrap_or(NO_DURATION),
+                m.client_message_id,
+                m.thumbnail_url,
+            ])
+        })
+        .map_err(db)?;
+    if inserted == 0 {
+        return Ok(Insert::Duplicate);
+    }
+    let mut new_contact = false;
+    if ensure_contact {
+        let (a, b) = contact_pair(m);
+        new_contact = conn
+            .prepare_cached(INSERT_CONTACT)
+            .and_then(|mut st| st.execute(params![a, b]))
+            .map_err(db)?
+            == 1;
+    }
+    Ok(Insert::New { new_contact })
+}
+
+fn receipt(
+    conn: &Connection,
+    id: Uuid,
+    read_at: Option<String>,
+    decide: Decide,
+) -> Result<Receipted> {
+    let key = id.to_string();
+    let facts: Option<(String, String, String, String)> = conn
+        .prepare_cached(RECEIPT_FACTS)
+        .and_then(|mut st| {
+            st.query_row(params![key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+        })
+        .map_err(db)?;
+    let (sender, recipient, kind, status) =
+        facts.ok_or_else(|| Error::not_found("message not found"))?;
+    let stored = stored(&sender, &recipient, &kind, &status)?;
+    let changed = decide(&stored)?;
+    match changed {
+        Some(next) => conn
+            .prepare_cached(RECEIPT_ADVANCE)
+            .and_then(|mut st| st.execute(params![next.as_str(), read_at, key])),
+        None if read_at.is_some() => conn
+            .prepare_cached(RECEIPT_READ_AT)
+            .and_then(|mut st| st.execute(params![read_at, key])),
+        None => Ok(0),
+    }
+    .map_err(db)?;
+    Ok(Receipted { stored, changed })
+}
+
+/// Copies the WAL back into the database, off the commit path: a PASSIVE
+/// checkpoint runs beside the writer without blocking it, and SQLite restarts
+/// the log from its start at the first commit after one has caught up.
+fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>) {
+    let conn = match Connection::open(path) {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the checkpoint connection");
+            return;
+        }
+    };
+    let _ = conn.busy_timeout(Duration::from_secs(1));
+    while alive.upgrade().is_some_and(|tx| !tx.is_closed()) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
+}
