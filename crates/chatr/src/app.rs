@@ -97,6 +97,7 @@ pub async fn start(
     let app = tower::ServiceBuilder::new()
         .map_response(into_axum_body)
         .layer(cors(&config.cors_origins))
+        .map_request(detach_head)
         .layer(socket_layer)
         .service(router);
 
@@ -183,4 +184,31 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .allow_credentials(true)
+}
+
+/// engine.io keeps each session's request head for as long as the session
+/// lives, and hyper parses headers and the URI as slices of the connection's
+/// 8–16 KiB read buffer, so keeping the head kept that whole buffer: ~16 KiB
+/// per idle session (found with heaptrack). A Socket.IO request's head is
+/// copied into allocations of its own size before engine.io sees it.
+fn detach_head<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+    if !req.uri().path().starts_with("/socket.io") {
+        return req;
+    }
+    let shared = std::mem::take(req.headers_mut());
+    let mut own = HeaderMap::with_capacity(shared.len());
+    for (name, value) in &shared {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            own.append(name, value);
+        }
+    }
+    *req.headers_mut() = own;
+    if let Ok(uri) = Uri::try_from(req.uri().to_string()) {
+        *req.uri_mut() = uri;
+    }
+    req
 }
