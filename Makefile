@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web test test-rust test-contract test-web test-postgres bench lint fmt clean chromium
+.PHONY: build run web test test-rust test-contract test-web test-postgres test-cluster bench lint fmt clean chromium redis
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -21,7 +21,7 @@ $(WEB)/node_modules/.installed: $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-test: test-rust test-contract test-web test-postgres
+test: test-rust test-contract test-web test-postgres test-cluster
 
 test-rust:
 	$(CARGO) test --workspace --locked
@@ -40,6 +40,18 @@ $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 test-postgres: $(CONTRACT)/node_modules/.installed web
 	$(CARGO) build --locked -p chatr -p chatr-load
 	bash scripts/with-postgres.sh sh -c '$(CARGO) test --workspace --locked && cd $(CONTRACT) && $(NPM) test'
+
+# Three nodes on one PostgreSQL and one Redis (tests/contract/cluster.js).
+test-cluster: $(CONTRACT)/node_modules/.installed redis
+	$(CARGO) build --locked -p chatr
+	bash scripts/with-postgres.sh bash scripts/with-redis.sh \
+	  sh -c 'cd $(CONTRACT) && node --test --test-timeout=120000 cluster.js'
+
+# Debian's Redis (>= 7) for the cluster tests.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 # Unit tests of the client's pure parts, then the end-to-end suite in headless Chromium.
 test-web: web chromium

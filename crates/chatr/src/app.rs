@@ -6,6 +6,8 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use axum::http::{HeaderValue, Method, header};
 use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
+
+use crate::realtime::bus::{Adapter, Bus};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -70,13 +72,17 @@ pub async fn start(
     let storage = Storage::open(config.data_dir.join("uploads"))?;
     let store = Store::open(&config.database_url(), config.sqlite_synchronous).await?;
 
+    let bus = Bus::connect(config.redis_url.as_deref()).await?;
+    let shared = bus.is_shared();
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
         .max_buffer_size(SEND_BUFFER_PACKETS)
+        .with_adapter::<Adapter>(bus.adapter())
         .build_layer();
     let chat = Chat::new(
         store.clone(),
         io.clone(),
+        shared,
         config.rate_limits == RateLimits::On,
     );
     let config = Arc::new(config);
@@ -86,7 +92,7 @@ pub async fn start(
         config: config.clone(),
         storage,
     };
-    realtime::register(&io, state.clone());
+    realtime::register(&io, state.clone()).await?;
     let closing_state = state.clone();
 
     let router = http::router(config.max_upload_bytes)

@@ -28,6 +28,10 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// `redis://host:port`: several nodes share rooms through Redis (>= 7).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// HS256 secret of at least 32 bytes; default: generated once and kept in the data dir.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -81,6 +85,7 @@ impl Config {
             host: IpAddr::from([127, 0, 0, 1]),
             data_dir,
             database_url: None,
+            redis_url: None,
             jwt_secret: None,
             token_ttl_secs: 3600,
             max_upload_bytes: 50 * 1024 * 1024,
@@ -101,6 +106,7 @@ impl fmt::Debug for Config {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field(
                 "jwt_secret",
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),

@@ -17,11 +17,12 @@ use std::sync::{
 };
 use std::time::Duration;
 
-use socketioxide::{SocketIo, extract::SocketRef, socket::DisconnectReason};
+use socketioxide::socket::DisconnectReason;
 use uuid::Uuid;
 
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::realtime::bus::{Io, Socket};
 use crate::realtime::notify::{Indicator, Notify, presence_room, user_room};
 use crate::store::{Store, writer::Inserted};
 use lifecycle::Receipt;
@@ -76,10 +77,10 @@ fn pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
 }
 
 impl Chat {
-    pub fn new(store: Store, io: SocketIo, rate_limits: bool) -> Self {
+    pub fn new(store: Store, io: Io, shared: bool, rate_limits: bool) -> Self {
         Self(Arc::new(Inner {
             store,
-            notify: Notify::new(io),
+            notify: Notify::new(io, shared),
             presence: PresenceRegistry::default(),
             catchup: catchup::Catchup::default(),
             profiles: Profiles::default(),
@@ -143,7 +144,7 @@ impl Chat {
         &self,
         sender: Uuid,
         input: SendText,
-        origin: &SocketRef,
+        origin: &Socket,
     ) -> Result<Message> {
         self.0.limits.check(sender, Action::Send)?;
         self.counterpart(sender, input.recipient_id).await?;
@@ -291,7 +292,7 @@ impl Chat {
     pub async fn store_and_announce(
         &self,
         message: Message,
-        origin: Option<&SocketRef>,
+        origin: Option<&Socket>,
     ) -> Result<Message> {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.known_contacts().contains(&pair(sender, recipient));
@@ -397,7 +398,7 @@ impl Chat {
 
     /// Joins a new session to its user's room and its contacts' presence rooms.
     /// Returns the catch-up watch that [`Chat::deliver_backlog`] ends.
-    pub async fn join_rooms(&self, socket: &SocketRef, user: Uuid) -> Result<u64> {
+    pub async fn join_rooms(&self, socket: &Socket, user: Uuid) -> Result<u64> {
         let contacts = self.0.store.contacts_of(user).await?;
         let watch = {
             let _joining = self.0.catchup.joining_guard(user).await;
@@ -417,7 +418,7 @@ impl Chat {
 
     /// Offline delivery: every message to `user` still `sent`, oldest first,
     /// except those this session already got live since it joined its room.
-    pub async fn deliver_backlog(&self, socket: &SocketRef, user: Uuid, watch: u64) -> Result<()> {
+    pub async fn deliver_backlog(&self, socket: &Socket, user: Uuid, watch: u64) -> Result<()> {
         let pending = self.0.store.pending_for(user).await;
         let got_live = self.0.catchup.finish(user, watch);
         for message in pending?.iter().filter(|m| !got_live.contains(&m.id)) {
@@ -533,7 +534,7 @@ impl Chat {
 
 /// Emits one backlog message to one socket, waiting while its buffer is full.
 /// False when the socket is gone.
-async fn deliver_to(socket: &SocketRef, message: &Message) -> bool {
+async fn deliver_to(socket: &Socket, message: &Message) -> bool {
     use socketioxide::{SendError, SocketError};
     for _ in 0..500 {
         match socket.emit("message:received", message) {

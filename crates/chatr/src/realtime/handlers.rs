@@ -3,10 +3,9 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use socketioxide::{
-    extract::{AckSender, SocketRef},
-    socket::DisconnectReason,
-};
+use socketioxide::socket::DisconnectReason;
+
+use super::bus::{Ack, Socket};
 use uuid::Uuid;
 
 use super::{Session, notify::Indicator};
@@ -69,10 +68,10 @@ struct MessageError<'a> {
 pub(super) async fn dispatch(
     state: &AppState,
     session: &Session,
-    s: &SocketRef,
+    s: &Socket,
     event: &str,
     data: Option<Value>,
-    ack: AckSender,
+    ack: Ack,
 ) {
     let result = match data.as_ref() {
         Some(payload) => handle(state, session, s, event, payload).await,
@@ -87,7 +86,7 @@ pub(super) async fn dispatch(
 async fn handle(
     state: &AppState,
     session: &Session,
-    s: &SocketRef,
+    s: &Socket,
     event: &str,
     payload: &Value,
 ) -> Result<Reply> {
@@ -202,7 +201,7 @@ fn presence_ids(payload: &Value) -> Result<Vec<Uuid>> {
     Ok(ids)
 }
 
-fn answer(ack: AckSender, reply: &Reply) {
+fn answer(ack: Ack, reply: &Reply) {
     let mut body = AckOk {
         ok: true,
         message: None,
@@ -221,7 +220,7 @@ fn answer(ack: AckSender, reply: &Reply) {
     }
 }
 
-fn refuse(s: &SocketRef, ack: AckSender, event: &str, payload: Option<&Value>, err: &Error) {
+fn refuse(s: &Socket, ack: Ack, event: &str, payload: Option<&Value>, err: &Error) {
     err.log_if_internal();
     let text = err.public_message();
     let field = |name: &str| payload.and_then(|p| p.get(name)).and_then(Value::as_str);

@@ -1,6 +1,7 @@
 //! The Socket.IO side: the connect middleware that checks the token, and one
 //! dispatcher per socket that turns events into calls to [`crate::chat`].
 
+pub mod bus;
 mod handlers;
 pub mod notify;
 
@@ -12,8 +13,7 @@ use std::sync::{
 
 use serde_json::Value;
 use socketioxide::{
-    SocketIo,
-    extract::{AckSender, Event, SocketRef, TryData},
+    extract::{Event, TryData},
     handler::ConnectHandler,
     socket::DisconnectReason,
 };
@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::token::TokenError;
 use crate::chat::Chat;
+use bus::{Ack, Io, Socket};
 use notify::Indicator;
 
 /// What one connected socket remembers between events.
@@ -90,23 +91,26 @@ impl std::fmt::Display for Refusal {
 
 /// Registers the default namespace: authentication on every connection
 /// attempt, then one dispatcher per socket for every event.
-pub fn register(io: &SocketIo, state: AppState) {
+pub async fn register(io: &Io, state: AppState) -> crate::error::Result<()> {
     let auth_state = state.clone();
-    let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
+    let middleware = move |s: Socket, TryData(auth): TryData<Value>| {
         let state = auth_state.clone();
         async move { authenticate(&state, &s, auth.ok()).await.map_err(Refusal) }
     };
-    let on_connect = move |s: SocketRef| {
+    let on_connect = move |s: Socket| {
         let state = state.clone();
         async move { connected(state, s).await }
     };
-    io.ns("/", on_connect.with(middleware));
+    // With Redis this subscribes the namespace to the other nodes' requests.
+    io.ns("/", on_connect.with(middleware))
+        .await
+        .map_err(|e| crate::error::Error::internal(format!("joining the cluster: {e}")))
 }
 
 /// Ends every session as a disconnect would (indicators cleared, lastSeen
 /// written, contacts told), then closes the transports. socketioxide's own
 /// close does not run disconnect handlers, so shutdown calls this instead.
-pub async fn close_all(io: &SocketIo, state: &AppState) {
+pub async fn close_all(io: &Io, state: &AppState) {
     for socket in io.sockets() {
         if let Some(session) = socket.extensions.get::<Arc<Session>>() {
             handlers::disconnected(state, &session, DisconnectReason::ClosingServer).await;
@@ -115,11 +119,7 @@ pub async fn close_all(io: &SocketIo, state: &AppState) {
     io.close().await;
 }
 
-async fn authenticate(
-    state: &AppState,
-    s: &SocketRef,
-    auth: Option<Value>,
-) -> Result<(), TokenError> {
+async fn authenticate(state: &AppState, s: &Socket, auth: Option<Value>) -> Result<(), TokenError> {
     let from_auth = auth
         .as_ref()
         .and_then(|a| a.get("token"))
@@ -172,10 +172,10 @@ async fn authenticate(
 }
 
 /// One dispatcher for every event (see `handlers::dispatch`) and the disconnect handler.
-fn listen(state: &AppState, s: &SocketRef, session: &Arc<Session>) {
+fn listen(state: &AppState, s: &Socket, session: &Arc<Session>) {
     let (st, se) = (state.clone(), session.clone());
     s.on_fallback(
-        move |s: SocketRef, Event(event): Event, TryData(data): TryData<Value>, ack: AckSender| {
+        move |s: Socket, Event(event): Event, TryData(data): TryData<Value>, ack: Ack| {
             let (state, session) = (st.clone(), se.clone());
             async move { handlers::dispatch(&state, &session, &s, &event, data.ok(), ack).await }
         },
@@ -188,7 +188,7 @@ fn listen(state: &AppState, s: &SocketRef, session: &Arc<Session>) {
 }
 
 /// The socket is connected: deliver what its user missed.
-async fn connected(state: AppState, s: SocketRef) {
+async fn connected(state: AppState, s: Socket) {
     let Some(session) = s.extensions.get::<Arc<Session>>() else {
         tracing::error!("socket connected without a session");
         let _ = s.disconnect();

@@ -2,9 +2,9 @@
 //! payloads. Each payload is serialised once per emit, whatever the room size.
 
 use serde::Serialize;
-use socketioxide::{
-    BroadcastError, SocketError, SocketIo, extract::SocketRef, operators::BroadcastOperators,
-};
+use socketioxide::{BroadcastError, SocketError, operators::BroadcastOperators};
+
+use super::bus::{Adapter, Io, Socket};
 use uuid::Uuid;
 
 use crate::chat::model::{Message, Presence, Status};
@@ -54,7 +54,10 @@ struct RecordingEvent {
 
 #[derive(Clone)]
 pub struct Notify {
-    io: SocketIo,
+    io: Io,
+    /// Whether other nodes share the rooms (REDIS_URL); a lone node keeps its
+    /// broadcasts local so the adapter never encodes them for the bus.
+    shared: bool,
 }
 
 fn report(event: &str, result: Result<(), BroadcastError>) {
@@ -70,14 +73,18 @@ fn report(event: &str, result: Result<(), BroadcastError>) {
 }
 
 impl Notify {
-    pub fn new(io: SocketIo) -> Self {
-        Self { io }
+    pub fn new(io: Io, shared: bool) -> Self {
+        Self { io, shared }
+    }
+
+    fn scoped(&self, op: BroadcastOperators<Adapter>) -> BroadcastOperators<Adapter> {
+        if self.shared { op } else { op.local() }
     }
 
     /// The default namespace, or `None` once the server is closing (socketioxide
     /// panics on `io.to` after `close`, and nobody is listening any more).
-    fn ns(&self) -> Option<BroadcastOperators> {
-        self.io.of("/")
+    fn ns(&self) -> Option<BroadcastOperators<Adapter>> {
+        self.io.of("/").map(|op| self.scoped(op))
     }
 
     async fn emit(&self, room: String, event: &str, data: &(impl Serialize + ?Sized)) {
@@ -88,7 +95,7 @@ impl Notify {
 
     /// `message:received` to the recipient's sessions and the sender's other
     /// sessions; `origin` is the sending socket, left out (none for uploads).
-    pub async fn message_received(&self, origin: Option<&SocketRef>, message: &Message) {
+    pub async fn message_received(&self, origin: Option<&Socket>, message: &Message) {
         let rooms = [
             user_room(message.recipient_id),
             user_room(message.sender_id),
@@ -96,7 +103,9 @@ impl Notify {
         match origin {
             Some(socket) => report(
                 "message:received",
-                socket.to(rooms).emit("message:received", message).await,
+                self.scoped(socket.to(rooms))
+                    .emit("message:received", message)
+                    .await,
             ),
             None => {
                 if let Some(ns) = self.ns() {

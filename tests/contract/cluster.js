@@ -1,0 +1,113 @@
+// Several nodes (issue 6): PostgreSQL + Redis + 3 chatr nodes on loopback,
+// sharing a data dir (uploads, secret) and one database. Run by
+// `make test-cluster` (scripts/with-postgres.sh + scripts/with-redis.sh), not
+// by `npm test`: it needs both services.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  api, connect, emitAck, receivedEvents, register, settle, startServer, upload, waitFor,
+} from './helpers.js';
+
+const REDIS = process.env.CHATR_TEST_REDIS;
+if (!REDIS || !process.env.CHATR_TEST_POSTGRES) {
+  throw new Error('cluster.js needs CHATR_TEST_POSTGRES and CHATR_TEST_REDIS (make test-cluster)');
+}
+
+const nodes = [];
+before(async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-cluster-'));
+  const env = { REDIS_URL: REDIS, JWT_SECRET: 'a-cluster-test-secret-shared-by-all-three-nodes' };
+  // One after the other: the first applies the migrations.
+  for (let i = 0; i < 3; i++) nodes.push(await startServer({ env, dataDir }));
+});
+after(async () => { for (const n of nodes) await n.stop(); });
+
+test('clients on different nodes exchange every event of the contract', async () => {
+  const [n1, n2, n3] = nodes;
+  const a = await register(n1, 'cl');
+  const b = await register(n2, 'cl');
+  const a1 = await connect(n1, a.token);
+  const b2 = await connect(n2, b.token);
+  const b3 = await connect(n3, b.token);
+  // Let each session's offline delivery finish first: the exactly-once
+  // hand-over between a joining session's backlog and live emits is per node
+  // (chat::catchup); across nodes a message sent during a join can still
+  // arrive both ways (noted in docs/deploy.md as open).
+  await settle();
+
+  // message:send on node 1 reaches both of Bob's sessions on nodes 2 and 3.
+  const ack = await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'across nodes', clientMessageId: 'c1' });
+  assert.equal(ack.ok, true);
+  const id = ack.message.id;
+  await waitFor(b2, 'message:received', (m) => m.id === id);
+  await waitFor(b3, 'message:received', (m) => m.id === id);
+  await waitFor(a1, 'message:status', (s) => s.messageId === id && s.status === 'sent');
+
+  // Receipts from node 2 move the status seen on node 1.
+  const delivered = await emitAck(b2, 'message:delivered', { messageId: id, senderId: a.user.id });
+  assert.deepEqual(delivered, { ok: true, status: 'delivered' });
+  await waitFor(a1, 'message:status', (s) => s.messageId === id && s.status === 'delivered');
+  const read = await emitAck(b3, 'message:read', { messageId: id, senderId: a.user.id });
+  assert.deepEqual(read, { ok: true, status: 'read' });
+  await waitFor(a1, 'message:status', (s) => s.messageId === id && s.status === 'read');
+
+  // Indicators cross nodes both ways.
+  b3.emit('typing:start', { recipientId: a.user.id });
+  await waitFor(a1, 'typing:indicator', (e) => e.userId === b.user.id && e.isTyping === true);
+  a1.emit('recording:start', { recipientId: b.user.id });
+  await waitFor(b2, 'recording:indicator', (e) => e.userId === a.user.id && e.isRecording === true);
+  await waitFor(b3, 'recording:indicator', (e) => e.userId === a.user.id && e.isRecording === true);
+
+  // A voice note uploaded to node 3 is announced on node 1 and served by node 2.
+  const voice = fs.readFileSync(new URL('./fixtures/tone.ogg', import.meta.url));
+  const up = await upload(n3, '/api/messages/upload', b.token, {
+    recipientId: a.user.id, type: 'voice', file: { data: voice, type: 'audio/ogg', name: 'tone.ogg' },
+  });
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const note = up.body.message;
+  await waitFor(a1, 'message:received', (m) => m.id === note.id);
+  const served = await fetch(`${n2.url}${note.fileUrl}`);
+  assert.equal(served.status, 200);
+  assert.equal(Buffer.from(await served.arrayBuffer()).length, voice.length);
+
+  // Listening receipts and the waveform PATCH, each on another node.
+  assert.deepEqual(await emitAck(a1, 'audio:listening', { messageId: note.id, senderId: b.user.id }), { ok: true, status: 'listening' });
+  await waitFor(b2, 'message:status', (s) => s.messageId === note.id && s.status === 'listening');
+  const patched = await api(n1, 'PATCH', `/api/messages/${note.id}/waveform`, {
+    token: b.token, body: { waveform: [0.1, 0.5, 1], duration: 1.5 },
+  });
+  assert.equal(patched.status, 200);
+  await waitFor(a1, 'audio:waveform', (e) => e.messageId === note.id && e.duration === 1.5);
+  await waitFor(b3, 'audio:waveform', (e) => e.messageId === note.id);
+
+  // presence:update on node 2 reaches the follower on node 1. (Which sessions
+  // count as online cluster-wide is the next slice: each node still counts
+  // only its own, so presence:request on node 1 does not see Bob yet.)
+  b2.emit('presence:update', { status: 'away' });
+  await waitFor(a1, 'presence:status', (list) => list.some((p) => p.userId === b.user.id && p.status === 'away'));
+
+  // Each message exactly once per session.
+  await settle();
+  assert.equal(receivedEvents(b2, 'message:received', (m) => m.id === id).length, 1);
+  assert.equal(receivedEvents(b3, 'message:received', (m) => m.id === id).length, 1);
+  for (const s of [a1, b2, b3]) s.close();
+});
+
+test('a first message makes contacts follow each other on every node', async () => {
+  const [n1, n2] = nodes;
+  const a = await register(n1, 'cl');
+  const b = await register(n2, 'cl');
+  const a1 = await connect(n1, a.token);
+  const b2 = await connect(n2, b.token);
+  assert.equal((await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'hi' })).ok, true);
+  await waitFor(b2, 'message:received');
+  await settle();
+  // Bob's session on node 2 joined presence:{alice} through Redis: it sees her go away.
+  a1.emit('presence:update', { status: 'away' });
+  await waitFor(b2, 'presence:status', (list) => list.some((p) => p.userId === a.user.id && p.status === 'away'));
+  a1.close();
+  b2.close();
+});
