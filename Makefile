@@ -45,7 +45,7 @@ test-postgres: $(CONTRACT)/node_modules/.installed web
 test-cluster: $(CONTRACT)/node_modules/.installed redis
 	$(CARGO) build --locked -p chatr
 	bash scripts/with-postgres.sh bash scripts/with-redis.sh \
-	  sh -c 'cd $(CONTRACT) && node --test --test-timeout=120000 cluster.js'
+	  sh -c 'cd $(CONTRACT) && node --test --test-timeout=240000 cluster.js'
 
 # Debian's Redis (>= 7) for the cluster tests.
 redis:

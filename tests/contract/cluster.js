@@ -17,13 +17,15 @@ if (!REDIS || !process.env.CHATR_TEST_POSTGRES) {
 }
 
 const nodes = [];
+let dataDir;
+const env = { REDIS_URL: REDIS, JWT_SECRET: 'a-cluster-test-secret-shared-by-all-three-nodes' };
 before(async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-cluster-'));
-  const env = { REDIS_URL: REDIS, JWT_SECRET: 'a-cluster-test-secret-shared-by-all-three-nodes' };
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-cluster-'));
   // One after the other: the first applies the migrations.
   for (let i = 0; i < 3; i++) nodes.push(await startServer({ env, dataDir }));
 });
-after(async () => { for (const n of nodes) await n.stop(); });
+const extra = [];
+after(async () => { for (const n of [...nodes, ...extra]) await n.stop(); });
 
 test('clients on different nodes exchange every event of the contract', async () => {
   const [n1, n2, n3] = nodes;
@@ -83,9 +85,10 @@ test('clients on different nodes exchange every event of the contract', async ()
   await waitFor(a1, 'audio:waveform', (e) => e.messageId === note.id && e.duration === 1.5);
   await waitFor(b3, 'audio:waveform', (e) => e.messageId === note.id);
 
-  // presence:update on node 2 reaches the follower on node 1. (Which sessions
-  // count as online cluster-wide is the next slice: each node still counts
-  // only its own, so presence:request on node 1 does not see Bob yet.)
+  // presence:request on node 1 sees Bob, whose sessions are on nodes 2 and 3;
+  // presence:update on node 2 reaches the follower on node 1.
+  a1.emit('presence:request', [b.user.id]);
+  await waitFor(a1, 'presence:status', (list) => list.some((p) => p.userId === b.user.id && p.status === 'online'));
   b2.emit('presence:update', { status: 'away' });
   await waitFor(a1, 'presence:status', (list) => list.some((p) => p.userId === b.user.id && p.status === 'away'));
 
@@ -110,4 +113,88 @@ test('a first message makes contacts follow each other on every node', async () 
   await waitFor(b2, 'presence:status', (list) => list.some((p) => p.userId === a.user.id && p.status === 'away'));
   a1.close();
   b2.close();
+});
+
+test('presence is cluster-wide: one online and one offline per user, whatever the nodes', async () => {
+  const [n1, n2, n3] = nodes;
+  const a = await register(n1, 'cl');
+  const b = await register(n1, 'cl');
+  const a1 = await connect(n1, a.token);
+  const first = await connect(n2, b.token);
+  assert.equal((await emitAck(first, 'message:send', { recipientId: a.user.id, content: 'be my contact' })).ok, true);
+  first.close();
+  await waitFor(a1, 'presence:status', (l) => l.some((p) => p.userId === b.user.id && p.status === 'offline'));
+  await settle();
+  a1.received.length = 0;
+
+  // Two sessions on two nodes: one online.
+  const b2 = await connect(n2, b.token);
+  const b3 = await connect(n3, b.token);
+  await waitFor(a1, 'presence:status', (l) => l.some((p) => p.userId === b.user.id && p.status === 'online'));
+  await settle();
+  const changes = () => receivedEvents(a1, 'presence:status', (l) => l.some((p) => p.userId === b.user.id));
+  assert.equal(changes().length, 1, 'online once');
+  // REST on node 1 says lastSeen is now for a user online on other nodes.
+  const seen = await api(n1, 'GET', `/api/users/${b.user.id}`, { token: a.token });
+  assert.ok(Date.now() - Date.parse(seen.body.lastSeen) < 5000, seen.body.lastSeen);
+
+  // One node's session ends: still online. The last one: offline, once, with lastSeen.
+  b2.close();
+  await settle();
+  assert.equal(changes().length, 1, 'no offline while a session remains on another node');
+  b3.close();
+  const gone = await waitFor(a1, 'presence:status', (l) => l.some((p) => p.userId === b.user.id && p.status === 'offline'));
+  assert.ok(gone.find((p) => p.userId === b.user.id).lastSeen);
+  await settle();
+  assert.equal(changes().length, 2);
+  a1.close();
+});
+
+test('a node killed mid-conversation: its users go offline within 60 s, reconnect elsewhere, lose nothing', async () => {
+  const [n1] = nodes;
+  const doomed = await startServer({ env, dataDir });
+  extra.push(doomed);
+  const a = await register(n1, 'cl');
+  const c = await register(n1, 'cl');
+  const a1 = await connect(n1, a.token);
+  let c4 = await connect(doomed, c.token);
+  c4.on('message:received', (m) => c4.emit('message:delivered', { messageId: m.id, senderId: m.senderId }));
+  const sent = [];
+  for (let i = 0; i < 5; i++) {
+    const ack = await emitAck(a1, 'message:send', { recipientId: c.user.id, content: `before ${i}`, clientMessageId: `b${i}` });
+    sent.push(ack.message.id);
+  }
+  for (const id of sent) await waitFor(a1, 'message:status', (s) => s.messageId === id && s.status === 'delivered');
+  a1.emit('presence:request', [c.user.id]);
+  await waitFor(a1, 'presence:status', (l) => l.some((p) => p.userId === c.user.id && p.status === 'online'));
+
+  // SIGKILL: no goodbye. Alice keeps writing.
+  const killedAt = Date.now();
+  await doomed.kill();
+  c4.close();
+  for (let i = 0; i < 5; i++) {
+    const ack = await emitAck(a1, 'message:send', { recipientId: c.user.id, content: `meanwhile ${i}`, clientMessageId: `m${i}` });
+    assert.equal(ack.ok, true);
+    sent.push(ack.message.id);
+  }
+  const offline = await waitFor(a1, 'presence:status',
+    (l) => l.some((p) => p.userId === c.user.id && p.status === 'offline'), 60000);
+  const after = Date.now() - killedAt;
+  assert.ok(after < 60000, `offline after ${after} ms`);
+  const lastSeen = Date.parse(offline.find((p) => p.userId === c.user.id).lastSeen);
+  assert.ok(lastSeen <= killedAt + 1000 && lastSeen > killedAt - 10000, 'lastSeen is when the node was last heard of');
+
+  // Carol comes back on a surviving node: what was sent meanwhile arrives once.
+  c4 = await connect(n1, c.token);
+  for (let i = 0; i < 5; i++) await waitFor(c4, 'message:received', (m) => m.content === `meanwhile ${i}`);
+  await settle();
+  for (let i = 0; i < 5; i++) {
+    assert.equal(receivedEvents(c4, 'message:received', (m) => m.content === `meanwhile ${i}`).length, 1);
+  }
+  assert.equal(receivedEvents(c4, 'message:received', (m) => m.content.startsWith('before')).length, 0,
+    'what was delivered before the crash is not delivered again');
+  const history = await api(n1, 'GET', `/api/messages/history?recipientId=${a.user.id}&limit=50`, { token: c.token });
+  assert.deepEqual(history.body.map((m) => m.id), sent, 'stored once each, in order');
+  a1.close();
+  c4.close();
 });

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 
+use crate::chat::roster::{self, Roster};
 use crate::realtime::bus::{Adapter, Bus};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -73,7 +74,10 @@ pub async fn start(
     let store = Store::open(&config.database_url(), config.sqlite_synchronous).await?;
 
     let bus = Bus::connect(config.redis_url.as_deref()).await?;
-    let shared = bus.is_shared();
+    let roster = match bus.url() {
+        Some(url) => Some(Roster::connect(url).await?),
+        None => None,
+    };
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
         .max_buffer_size(SEND_BUFFER_PACKETS)
@@ -82,7 +86,7 @@ pub async fn start(
     let chat = Chat::new(
         store.clone(),
         io.clone(),
-        shared,
+        roster,
         config.rate_limits == RateLimits::On,
     );
     let config = Arc::new(config);
@@ -126,6 +130,17 @@ pub async fn start(
             }
         }
     });
+    // With several nodes: this node's lease, and the reaping of dead nodes.
+    let heartbeat = tokio::spawn({
+        let chat = chat.clone();
+        async move {
+            let mut tick = tokio::time::interval(roster::HEARTBEAT);
+            loop {
+                tick.tick().await;
+                chat.cluster_tick().await;
+            }
+        }
+    });
     let task = tokio::spawn(async move {
         let signal = async move {
             tokio::select! {
@@ -151,6 +166,8 @@ pub async fn start(
         housekeeping.abort();
         // Disconnect handlers write lastSeen; let them finish before the writer stops.
         chat.sessions_drained(Duration::from_secs(5)).await;
+        heartbeat.abort();
+        chat.retire().await;
         store.close().await;
         tracing::info!("stopped");
         served.map_err(|e| Error::internal(format!("server error: {e}")))

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod model;
 pub mod presence;
 pub mod profiles;
+pub mod roster;
 pub mod validate;
 
 use std::collections::HashSet;
@@ -70,6 +71,26 @@ struct Inner {
     contacts: Mutex<HashSet<(Uuid, Uuid)>>,
     /// Sessions started and not yet fully ended (their lastSeen written).
     open_sessions: AtomicUsize,
+    /// Cluster-wide presence, with several nodes.
+    roster: Option<roster::Roster>,
+    /// Serialises one user's presence transitions on this node, so that the
+    /// node's own first/last session reaches the roster in order.
+    transitions: Vec<tokio::sync::Mutex<()>>,
+}
+
+fn view(user: UserRecord, viewer: Uuid, online: bool, now: &str) -> User {
+    User {
+        id: user.id,
+        username: user.username,
+        email: (user.id == viewer).then_some(user.email),
+        profile_image: user.profile_image,
+        last_seen: if online {
+            Some(now.to_owned())
+        } else {
+            user.last_seen
+        },
+        created_at: user.created_at,
+    }
 }
 
 fn pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
@@ -77,10 +98,12 @@ fn pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
 }
 
 impl Chat {
-    pub fn new(store: Store, io: Io, shared: bool, rate_limits: bool) -> Self {
+    pub fn new(store: Store, io: Io, roster: Option<roster::Roster>, rate_limits: bool) -> Self {
         Self(Arc::new(Inner {
             store,
-            notify: Notify::new(io, shared),
+            notify: Notify::new(io, roster.is_some()),
+            roster,
+            transitions: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             presence: PresenceRegistry::default(),
             catchup: catchup::Catchup::default(),
             profiles: Profiles::default(),
@@ -106,22 +129,49 @@ impl Chat {
         self.0.contacts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A user as `viewer` may see them: `email` only for themself, `lastSeen`
-    /// = now while they are visibly online.
-    pub fn user_view(&self, user: UserRecord, viewer: Uuid) -> User {
-        let online = self.0.presence.visible_status(user.id).is_some();
-        User {
-            id: user.id,
-            username: user.username,
-            email: (user.id == viewer).then_some(user.email),
-            profile_image: user.profile_image,
-            last_seen: if online {
-                Some(clock::now())
-            } else {
-                user.last_seen
-            },
-            created_at: user.created_at,
+    /// Users as `viewer` may see them: `email` only for themself, `lastSeen`
+    /// = now while they are visibly online (anywhere in the cluster).
+    pub async fn user_views(&self, users: Vec<UserRecord>, viewer: Uuid) -> Vec<User> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let visible = self.visible(&ids).await;
+        let now = clock::now();
+        users
+            .into_iter()
+            .zip(visible)
+            .map(|(user, shown)| view(user, viewer, shown.is_some(), &now))
+            .collect()
+    }
+
+    pub async fn user_view(&self, user: UserRecord, viewer: Uuid) -> User {
+        let shown = self.visible(&[user.id]).await.first().copied().flatten();
+        view(user, viewer, shown.is_some(), &clock::now())
+    }
+
+    /// The status each of `ids` shows, `None` for offline: this node's view,
+    /// or the cluster's. Should Redis not answer, this node's view stands in.
+    async fn visible(&self, ids: &[Uuid]) -> Vec<Option<PresenceStatus>> {
+        if let Some(roster) = &self.0.roster {
+            match tokio::try_join!(roster.online(ids), roster.chosen(ids)) {
+                Ok((online, chosen)) => {
+                    return online
+                        .into_iter()
+                        .zip(chosen)
+                        .map(|(on, chosen)| {
+                            (on && chosen != PresenceStatus::Offline).then_some(chosen)
+                        })
+                        .collect();
+                }
+                Err(e) => tracing::warn!(error = %e, "cluster presence unavailable"),
+            }
         }
+        ids.iter()
+            .map(|id| self.0.presence.visible_status(*id))
+            .collect()
+    }
+
+    fn transition_lock(&self, user: Uuid) -> &tokio::sync::Mutex<()> {
+        let shard = (user.as_u128() % self.0.transitions.len() as u128) as usize;
+        &self.0.transitions[shard]
     }
 
     /// The other party of a conversation: must exist and not be `me`.
@@ -384,7 +434,11 @@ impl Chat {
     /// make the user look offline. Must be paired with [`Chat::session_ended`].
     pub async fn session_opened(&self, user: Uuid) {
         self.0.open_sessions.fetch_add(1, Ordering::SeqCst);
-        if self.0.presence.connect(user) {
+        let first = {
+            let _order = self.transition_lock(user).lock().await;
+            self.0.presence.connect(user) && self.cluster_arrived(user).await
+        };
+        if first {
             self.0
                 .notify
                 .presence(Presence {
@@ -394,6 +448,28 @@ impl Chat {
                 })
                 .await;
         }
+    }
+
+    /// After this node's first session of `user`: whether it is the cluster's first.
+    async fn cluster_arrived(&self, user: Uuid) -> bool {
+        let Some(roster) = &self.0.roster else {
+            return true;
+        };
+        roster.arrived(user).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cluster presence unavailable");
+            true
+        })
+    }
+
+    /// After this node's last session of `user`: whether it was the cluster's last.
+    async fn cluster_left(&self, user: Uuid) -> bool {
+        let Some(roster) = &self.0.roster else {
+            return true;
+        };
+        roster.left(user).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cluster presence unavailable");
+            true
+        })
     }
 
     /// Joins a new session to its user's room and its contacts' presence rooms.
@@ -442,23 +518,62 @@ impl Chat {
     }
 
     async fn end_session(&self, user: Uuid) {
-        if !self.0.presence.disconnect(user) {
-            return;
+        let last = {
+            let _order = self.transition_lock(user).lock().await;
+            self.0.presence.disconnect(user) && self.cluster_left(user).await
+        };
+        if last {
+            self.announce_gone(user, clock::now()).await;
         }
-        let at = clock::now();
+    }
+
+    /// Writes `lastSeen` and tells the user's followers they went offline,
+    /// unless they came back meanwhile.
+    async fn announce_gone(&self, user: Uuid, at: String) {
         if let Err(e) = self.0.store.writer().set_last_seen(user, at.clone()).await {
             tracing::error!(error = %e, "writing lastSeen");
         }
-        // The user may have come back while lastSeen was being written.
-        if !self.0.presence.is_connected(user) {
-            self.0
-                .notify
-                .presence(Presence {
-                    user_id: user,
-                    status: PresenceStatus::Offline,
-                    last_seen: Some(at),
-                })
-                .await;
+        if self
+            .visible(&[user])
+            .await
+            .first()
+            .copied()
+            .flatten()
+            .is_some()
+            || self.0.presence.is_connected(user)
+        {
+            return;
+        }
+        self.0
+            .notify
+            .presence(Presence {
+                user_id: user,
+                status: PresenceStatus::Offline,
+                last_seen: Some(at),
+            })
+            .await;
+    }
+
+    /// Refreshes this node's lease and reaps nodes that died; a no-op alone.
+    pub async fn cluster_tick(&self) {
+        let Some(roster) = &self.0.roster else { return };
+        if let Err(e) = roster.heartbeat().await {
+            tracing::warn!(error = %e, "refreshing this node's lease");
+        }
+        match roster.reap().await {
+            Ok(departed) => {
+                for gone in departed {
+                    self.announce_gone(gone.user, gone.last_seen).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reaping dead nodes"),
+        }
+    }
+
+    /// Leaves the cluster at a graceful stop.
+    pub async fn retire(&self) {
+        if let Some(roster) = &self.0.roster {
+            roster.retire().await;
         }
     }
 
@@ -474,7 +589,12 @@ impl Chat {
 
     /// `presence:update`.
     pub async fn choose_presence(&self, user: Uuid, status: PresenceStatus) -> Result<()> {
-        if !self.0.presence.choose(user, status) {
+        let changed = self.0.presence.choose(user, status);
+        let changed = match &self.0.roster {
+            Some(roster) => roster.choose(user, status).await?,
+            None => changed,
+        };
+        if !changed {
             return Ok(());
         }
         let at = clock::now();
@@ -500,10 +620,11 @@ impl Chat {
     /// lastSeen), and the ids that are real users.
     pub async fn presence_of(&self, ids: &[Uuid]) -> Result<(Vec<Presence>, Vec<Uuid>)> {
         let known = self.0.store.last_seen_of(ids).await?;
+        let visible = self.visible(ids).await;
         let now = clock::now();
         let mut statuses = Vec::with_capacity(ids.len());
         let mut users = Vec::with_capacity(known.len());
-        for id in ids {
+        for (id, shown) in ids.iter().zip(visible) {
             let presence = match known.get(id) {
                 None => Presence {
                     user_id: *id,
@@ -512,7 +633,7 @@ impl Chat {
                 },
                 Some(last_seen) => {
                     users.push(*id);
-                    match self.0.presence.visible_status(*id) {
+                    match shown {
                         Some(status) => Presence {
                             user_id: *id,
                             status,

@@ -40,7 +40,7 @@ async fn register(
         StatusCode::CREATED,
         Json(Session {
             token,
-            user: state.chat.user_view(user, id),
+            user: state.chat.user_view(user, id).await,
         }),
     ))
 }
@@ -61,11 +61,11 @@ async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> Resul
     let id = user.id;
     Ok(Json(Session {
         token,
-        user: state.chat.user_view(user, id),
+        user: state.chat.user_view(user, id).await,
     }))
 }
 
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Json<User> {
     let id = user.id;
-    Json(state.chat.user_view(user, id))
+    Json(state.chat.user_view(user, id).await)
 }

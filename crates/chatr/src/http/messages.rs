@@ -22,10 +22,17 @@ async fn conversations(
     AuthUser(me): AuthUser,
 ) -> Result<Json<Vec<Conversation>>> {
     let rows = state.chat.store().conversations(me.id).await?;
+    let (partners, rest): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .map(|(user, last_message, unread_count)| (user, (last_message, unread_count)))
+        .unzip();
+    let partners = state.chat.user_views(partners, me.id).await;
     Ok(Json(
-        rows.into_iter()
-            .map(|(user, last_message, unread_count)| Conversation {
-                user: state.chat.user_view(user, me.id),
+        partners
+            .into_iter()
+            .zip(rest)
+            .map(|(user, (last_message, unread_count))| Conversation {
+                user,
                 last_message,
                 unread_count,
             })

@@ -30,12 +30,7 @@ async fn list(
     let limit = params.int("limit", 50, 1, 200)?;
     let offset = params.int("offset", 0, 0, i64::MAX)?;
     let users = state.chat.store().list_users(me.id, limit, offset).await?;
-    Ok(Json(
-        users
-            .into_iter()
-            .map(|u| state.chat.user_view(u, me.id))
-            .collect(),
-    ))
+    Ok(Json(state.chat.user_views(users, me.id).await))
 }
 
 async fn search(
@@ -55,12 +50,7 @@ async fn search(
         .store()
         .search_users(me.id, term, SEARCH_LIMIT)
         .await?;
-    Ok(Json(
-        users
-            .into_iter()
-            .map(|u| state.chat.user_view(u, me.id))
-            .collect(),
-    ))
+    Ok(Json(state.chat.user_views(users, me.id).await))
 }
 
 async fn one(
@@ -76,5 +66,5 @@ async fn one(
         .user_by_id(id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(state.chat.user_view(user, me.id)))
+    Ok(Json(state.chat.user_view(user, me.id).await))
 }

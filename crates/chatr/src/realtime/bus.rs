@@ -28,7 +28,8 @@ pub type Ack = socketioxide::extract::AckSender<Adapter>;
 pub enum Bus {
     /// A single node: subscriptions stay open and never carry anything.
     Alone(Arc<Mutex<Vec<mpsc::Sender<ChanItem>>>>),
-    Redis(RedisDriver),
+    /// The driver, and the URL it was opened with (RESP3).
+    Redis(RedisDriver, Arc<str>),
 }
 
 impl Bus {
@@ -50,11 +51,15 @@ impl Bus {
         let driver = RedisDriver::new(&client)
             .await
             .map_err(|e| Error::internal(format!("connecting to Redis: {e}")))?;
-        Ok(Self::Redis(driver))
+        Ok(Self::Redis(driver, url.into()))
     }
 
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Redis(_))
+    /// The Redis URL, when nodes share a bus.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::Alone(_) => None,
+            Self::Redis(_, url) => Some(url),
+        }
     }
 
     /// What `SocketIo::builder().with_adapter` takes.
@@ -69,7 +74,7 @@ impl Driver for Bus {
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), RedisError> {
         match self {
             Self::Alone(_) => Ok(()),
-            Self::Redis(driver) => driver.publish(chan, val).await,
+            Self::Redis(driver, _) => driver.publish(chan, val).await,
         }
     }
 
@@ -84,21 +89,21 @@ impl Driver for Bus {
                 open.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
                 Ok(MessageStream::new(rx))
             }
-            Self::Redis(driver) => driver.subscribe(chan, size).await,
+            Self::Redis(driver, _) => driver.subscribe(chan, size).await,
         }
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), RedisError> {
         match self {
             Self::Alone(_) => Ok(()),
-            Self::Redis(driver) => driver.unsubscribe(chan).await,
+            Self::Redis(driver, _) => driver.unsubscribe(chan).await,
         }
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, RedisError> {
         match self {
             Self::Alone(_) => Ok(0),
-            Self::Redis(driver) => driver.num_serv(chan).await,
+            Self::Redis(driver, _) => driver.num_serv(chan).await,
         }
     }
 }
