@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web test test-rust test-contract test-web test-postgres test-cluster bench lint fmt clean chromium redis
+.PHONY: build run web test test-rust test-contract test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -67,6 +67,11 @@ chromium:
 # Chatr against the Node.js reference, side by side (docs/benchmarks.md).
 bench: web
 	bash bench/run.sh
+
+# One node versus two over Redis, on PostgreSQL (docs/benchmarks.md).
+bench-cluster: redis
+	$(CARGO) build --release --locked -p chatr -p chatr-load
+	bash scripts/with-postgres.sh bash scripts/with-redis.sh bash bench/cluster.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -198,3 +198,27 @@ test('a node killed mid-conversation: its users go offline within 60 s, reconnec
   a1.close();
   c4.close();
 });
+
+test('rate limits are shared: reconnecting to another node does not reset them', async () => {
+  const limitedEnv = { ...env, CHATR_RATE_LIMITS: 'on' };
+  const l1 = await startServer({ env: limitedEnv, dataDir });
+  const l2 = await startServer({ env: limitedEnv, dataDir });
+  extra.push(l1, l2);
+  const a = await register(l1, 'cl');
+  const b = await register(l1, 'cl');
+  const s1 = await connect(l1, a.token);
+  const s2 = await connect(l2, a.token);
+  // Start at the beginning of a budget window (two seconds, see chat::limits).
+  while (Math.floor(Date.now() / 1000) % 2 !== 0 || Date.now() % 1000 > 200) await new Promise((r) => setTimeout(r, 20));
+  const burst = (s, n, tag) => Promise.all(Array.from({ length: n }, (_, i) =>
+    emitAck(s, 'message:send', { recipientId: b.user.id, content: `${tag} ${i}` })));
+  const first = await burst(s1, 150, 'node1');
+  const accepted = first.filter((x) => x.ok).length;
+  assert.ok(accepted >= 95 && accepted <= 105, `node 1 accepted ${accepted} of 150`);
+  assert.ok(first.filter((x) => !x.ok).every((x) => x.error.code === 'rate_limited'));
+  // The same user on another node: the budget is spent there too.
+  const second = await burst(s2, 50, 'node2');
+  assert.equal(second.filter((x) => x.ok).length, 0, 'a fresh node does not bring a fresh budget');
+  s1.close();
+  s2.close();
+});

@@ -167,6 +167,7 @@ impl Rig {
     /// Connects `accounts.len() / 2` pairs; `capacity` bounds the messages of all runs.
     pub async fn connect(
         server: SocketAddr,
+        recipients_server: SocketAddr,
         accounts: &[Account],
         capacity: usize,
     ) -> Result<Self, String> {
@@ -256,7 +257,7 @@ impl Rig {
             );
             recipients.push(
                 sio::connect(
-                    server,
+                    recipients_server,
                     sio::source_address(2 * i + 1),
                     &b.token,
                     i,

@@ -23,9 +23,14 @@ struct Cli {
     /// Server address, e.g. 127.0.0.1:3001 (loopback only).
     #[arg(long, default_value = "127.0.0.1:3001")]
     server: String,
-    /// PID of the server process, to read its CPU time and memory.
+    /// PID of the server process, to read its CPU time and memory; with
+    /// several nodes, their PIDs separated by commas (CPU is summed).
     #[arg(long)]
     pid: Option<String>,
+    /// `chat` and `ramp`: connect the recipients to this node instead, so
+    /// every message crosses from one node to another.
+    #[arg(long)]
+    recipients_server: Option<String>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -107,46 +112,58 @@ async fn main() -> ExitCode {
         }
     };
     let pid = cli.pid.as_deref();
-    let result = match cli.scenario {
-        Scenario::Conns {
-            sessions,
-            users,
-            parallel,
-        } => match http::register_many(server, users.max(1), 8).await {
-            Ok(accounts) => {
-                conns::conns(server, pid, &accounts, sessions, parallel).await;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
-        Scenario::Chat {
-            pairs,
-            rate,
-            seconds,
-            warmup,
-        } => {
-            async {
-                let accounts = http::register_many(server, pairs * 2, 8).await?;
-                let mut rig =
-                    chat::Rig::connect(server, &accounts, (rate * seconds) as usize + 1).await?;
-                let result = rig
-                    .run(rate, seconds, warmup, Duration::from_secs(5), pid)
-                    .await;
-                result.print("chat");
-                rig.close();
-                Ok::<_, String>(())
-            }
-            .await
+    let recipients = match cli.recipients_server.as_deref().map(loopback).transpose() {
+        Ok(a) => a.unwrap_or(server),
+        Err(e) => {
+            eprintln!("chatr-load: {e}");
+            return ExitCode::FAILURE;
         }
-        Scenario::Ramp {
-            pairs,
-            start,
-            factor,
-            step_seconds,
-            p99_ms,
-            max_rate,
-        } => {
-            async {
+    };
+    let result =
+        match cli.scenario {
+            Scenario::Conns {
+                sessions,
+                users,
+                parallel,
+            } => match http::register_many(server, users.max(1), 8).await {
+                Ok(accounts) => {
+                    conns::conns(server, pid, &accounts, sessions, parallel).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            Scenario::Chat {
+                pairs,
+                rate,
+                seconds,
+                warmup,
+            } => {
+                async {
+                    let accounts = http::register_many(server, pairs * 2, 8).await?;
+                    let mut rig = chat::Rig::connect(
+                        server,
+                        recipients,
+                        &accounts,
+                        (rate * seconds) as usize + 1,
+                    )
+                    .await?;
+                    let result = rig
+                        .run(rate, seconds, warmup, Duration::from_secs(5), pid)
+                        .await;
+                    result.print("chat");
+                    rig.close();
+                    Ok::<_, String>(())
+                }
+                .await
+            }
+            Scenario::Ramp {
+                pairs,
+                start,
+                factor,
+                step_seconds,
+                p99_ms,
+                max_rate,
+            } => async {
                 let accounts = http::register_many(server, pairs * 2, 8).await?;
                 let mut capacity = 0.0;
                 let mut r = start;
@@ -154,7 +171,9 @@ async fn main() -> ExitCode {
                     capacity += r * step_seconds;
                     r *= factor;
                 }
-                let mut rig = chat::Rig::connect(server, &accounts, capacity as usize + 1).await?;
+                let mut rig =
+                    chat::Rig::connect(server, recipients, &accounts, capacity as usize + 1)
+                        .await?;
                 let mut best = None;
                 let mut rate = start;
                 while rate <= max_rate {
@@ -182,21 +201,20 @@ async fn main() -> ExitCode {
                 rig.close();
                 Ok(())
             }
-            .await
-        }
-        Scenario::Storm {
-            sessions,
-            users,
-            parallel,
-            messages,
-        } => match http::register_many(server, users.max(1) + 1, 8).await {
-            Ok(accounts) => {
-                conns::storm(server, pid, &accounts, sessions, parallel, messages).await;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
-    };
+            .await,
+            Scenario::Storm {
+                sessions,
+                users,
+                parallel,
+                messages,
+            } => match http::register_many(server, users.max(1) + 1, 8).await {
+                Ok(accounts) => {
+                    conns::storm(server, pid, &accounts, sessions, parallel, messages).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

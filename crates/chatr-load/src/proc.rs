@@ -25,7 +25,12 @@ pub fn rss_bytes(pid: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Measures CPU used by the server and by this tool over a window.
+/// CPU time of every process in a comma-separated list (several nodes).
+fn cpu_time_all(pids: &str) -> Option<Duration> {
+    pids.split(',').map(|p| cpu_time(p.trim())).sum()
+}
+
+/// Measures CPU used by the server (all its nodes) and by this tool over a window.
 pub struct CpuWindow {
     server: Option<(String, Duration)>,
     own: Option<Duration>,
@@ -39,7 +44,7 @@ pub struct CpuUsed {
 impl CpuWindow {
     pub fn start(server_pid: Option<&str>) -> Self {
         Self {
-            server: server_pid.and_then(|p| cpu_time(p).map(|t| (p.to_owned(), t))),
+            server: server_pid.and_then(|p| cpu_time_all(p).map(|t| (p.to_owned(), t))),
             own: cpu_time("self"),
         }
     }
@@ -49,7 +54,7 @@ impl CpuWindow {
             server: self
                 .server
                 .as_ref()
-                .and_then(|(pid, t0)| cpu_time(pid).map(|t| t.saturating_sub(*t0))),
+                .and_then(|(pid, t0)| cpu_time_all(pid).map(|t| t.saturating_sub(*t0))),
             own: self
                 .own
                 .and_then(|t0| cpu_time("self").map(|t| t.saturating_sub(t0))),

@@ -35,6 +35,20 @@ impl RateLimits {
         }
     }
 
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The cluster-wide budget of `action` (with several nodes, counted in
+    /// Redis): the same rates as a fixed window of two seconds, so a burst
+    /// of a full bucket is allowed and the sustained rate is the same.
+    pub fn shared_budget(action: Action) -> (&'static str, u64, u64) {
+        match action {
+            Action::Send => ("send", 100, 2),
+            Action::Indicator => ("indicator", 40, 2),
+        }
+    }
+
     pub fn check(&self, user: Uuid, action: Action) -> Result<()> {
         if !self.enabled {
             return Ok(());

@@ -169,6 +169,25 @@ impl Chat {
             .collect()
     }
 
+    /// Rate limits: this node's buckets, and with several nodes the cluster's
+    /// budget too, so that reconnecting elsewhere does not reset them. Should
+    /// Redis not answer, the node's own limits still hold.
+    async fn check_limit(&self, user: Uuid, action: Action) -> Result<()> {
+        self.0.limits.check(user, action)?;
+        let (true, Some(roster)) = (self.0.limits.enabled(), &self.0.roster) else {
+            return Ok(());
+        };
+        let (name, limit, window) = RateLimits::shared_budget(action);
+        match roster.spend(&format!("{name}:{user}"), limit, window).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::RateLimited),
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate limits unavailable");
+                Ok(())
+            }
+        }
+    }
+
     fn transition_lock(&self, user: Uuid) -> &tokio::sync::Mutex<()> {
         let shard = (user.as_u128() % self.0.transitions.len() as u128) as usize;
         &self.0.transitions[shard]
@@ -196,7 +215,7 @@ impl Chat {
         input: SendText,
         origin: &Socket,
     ) -> Result<Message> {
-        self.0.limits.check(sender, Action::Send)?;
+        self.check_limit(sender, Action::Send).await?;
         self.counterpart(sender, input.recipient_id).await?;
         let mut message = self
             .draft(sender, input.recipient_id, MessageType::Text, input.content)
@@ -246,7 +265,7 @@ impl Chat {
     /// exist and not be the sender, and the sender must be within the send limit.
     pub async fn check_attachment(&self, sender: Uuid, recipient: Uuid) -> Result<()> {
         self.counterpart(sender, recipient).await?;
-        self.0.limits.check(sender, Action::Send)
+        self.check_limit(sender, Action::Send).await
     }
 
     /// `POST /api/messages/upload`: announced exactly like `message:send`, to
@@ -418,7 +437,7 @@ impl Chat {
         kind: Indicator,
         on: bool,
     ) -> Result<()> {
-        self.0.limits.check(actor, Action::Indicator)?;
+        self.check_limit(actor, Action::Indicator).await?;
         self.counterpart(actor, recipient).await?;
         self.0.notify.indicator(kind, recipient, actor, on).await;
         Ok(())

@@ -174,6 +174,24 @@ impl Roster {
         Ok(before != status)
     }
 
+    /// Counts one use of `budget` in the current window of `window_secs`;
+    /// false when more than `limit` uses fell in it, on any node.
+    pub async fn spend(&self, budget: &str, limit: u64, window_secs: u64) -> Result<bool> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let key = format!("chatr:rate:{budget}:{}", now / window_secs.max(1));
+        let (count,): (u64,) = redis_client::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, (2 * window_secs) as i64)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(count <= limit)
+    }
+
     /// Removes the users of nodes whose lease ran out; returns those who are
     /// now offline everywhere. Each dead node is reaped by one live node.
     pub async fn reap(&self) -> Result<Vec<Departed>> {
