@@ -50,14 +50,28 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     return page.length;
   }, [token]);
 
+  /** A message from the partner is now read here: stamp it, one unread fewer. */
+  const noteRead = useCallback((m: Shown) => {
+    const partner = m.senderId;
+    setMessages((all) => ({ ...all, [partner]: (all[partner] ?? []).map((x) => (x.id === m.id ? { ...x, readAt: new Date().toISOString() } : x)) }));
+    setConversations((cs) => cs.map((c) => (c.user.id === partner ? { ...c, unreadCount: Math.max(0, c.unreadCount - 1) } : c)));
+  }, []);
+
+  /** Applies `change` to the message `id`, in whichever conversation holds it. */
+  const patchMessage = useCallback((id: string, change: (m: Shown) => Shown) => {
+    setMessages((all) => {
+      const next: Record<string, Shown[]> = {};
+      for (const [k, list] of Object.entries(all)) next[k] = list.map((x) => (x.id === id ? change(x) : x));
+      return next;
+    });
+  }, []);
+
   const markRead = useCallback((m: Shown) => {
     if (m.senderId === me.id || m.readAt || m.status === 'read') return;
     if (m.type === 'audio' || m.type === 'voice') return;
     socketRef.current?.emit('message:read', { messageId: m.id, senderId: m.senderId });
-    const partner = m.senderId;
-    setMessages((all) => ({ ...all, [partner]: (all[partner] ?? []).map((x) => (x.id === m.id ? { ...x, readAt: new Date().toISOString() } : x)) }));
-    setConversations((cs) => cs.map((c) => (c.user.id === partner ? { ...c, unreadCount: Math.max(0, c.unreadCount - 1) } : c)));
-  }, [me.id]);
+    noteRead(m);
+  }, [me.id, noteRead]);
 
   const sendRaw = useCallback((m: Shown) => {
     const socket = socketRef.current;
@@ -184,18 +198,10 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
       void refreshConversations();
     });
     socket.on('message:status', ({ messageId, status }: { messageId: string; status: string }) => {
-      setMessages((all) => {
-        const next: Record<string, Shown[]> = {};
-        for (const [k, list] of Object.entries(all)) next[k] = list.map((x) => (x.id === messageId ? advance(x, status) : x));
-        return next;
-      });
+      patchMessage(messageId, (x) => advance(x, status));
     });
     socket.on('audio:waveform', ({ messageId, waveform, duration }: { messageId: string; waveform: number[]; duration: number }) => {
-      setMessages((all) => {
-        const next: Record<string, Shown[]> = {};
-        for (const [k, list] of Object.entries(all)) next[k] = list.map((x) => (x.id === messageId ? { ...x, waveform, duration } : x));
-        return next;
-      });
+      patchMessage(messageId, (x) => ({ ...x, waveform, duration }));
     });
     socket.on('typing:indicator', ({ userId, isTyping }: { userId: string; isTyping: boolean }) => setTyping((t) => ({ ...t, [userId]: isTyping })));
     socket.on('recording:indicator', ({ userId, isRecording }: { userId: string; isRecording: boolean }) => setRecording((r) => ({ ...r, [userId]: isRecording })));
@@ -205,7 +211,7 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
       return next;
     }));
     return () => { socket.close(); socketRef.current = null; };
-  }, [token, me.id, refreshConversations, loadHistory, sendRaw, onUnauthorized]);
+  }, [token, me.id, refreshConversations, loadHistory, sendRaw, onUnauthorized, patchMessage]);
 
   const openConversation = useCallback((user: User) => {
     setOpen(user);
@@ -226,10 +232,8 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     if (m.senderId === me.id) return;
     socketRef.current?.emit(fully ? 'audio:listened' : 'audio:listening', { messageId: m.id, senderId: m.senderId });
     if (!fully || m.readAt) return;
-    const partner = m.senderId;
-    setMessages((all) => ({ ...all, [partner]: (all[partner] ?? []).map((x) => (x.id === m.id ? { ...x, readAt: new Date().toISOString() } : x)) }));
-    setConversations((cs) => cs.map((c) => (c.user.id === partner ? { ...c, unreadCount: Math.max(0, c.unreadCount - 1) } : c)));
-  }, [me.id]);
+    noteRead(m);
+  }, [me.id, noteRead]);
 
   return {
     connection, conversations, messages, presence, typing, recording, open,

@@ -78,6 +78,14 @@ struct Inner {
     transitions: Vec<tokio::sync::Mutex<()>>,
 }
 
+/// When Redis does not answer, a node acts on its own view of a transition.
+fn alone_if_unknown(cluster: Result<bool>) -> bool {
+    cluster.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cluster presence unavailable");
+        true
+    })
+}
+
 fn view(user: UserRecord, viewer: Uuid, online: bool, now: &str) -> User {
     User {
         id: user.id,
@@ -471,24 +479,18 @@ impl Chat {
 
     /// After this node's first session of `user`: whether it is the cluster's first.
     async fn cluster_arrived(&self, user: Uuid) -> bool {
-        let Some(roster) = &self.0.roster else {
-            return true;
-        };
-        roster.arrived(user).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cluster presence unavailable");
-            true
-        })
+        match &self.0.roster {
+            Some(roster) => alone_if_unknown(roster.arrived(user).await),
+            None => true,
+        }
     }
 
     /// After this node's last session of `user`: whether it was the cluster's last.
     async fn cluster_left(&self, user: Uuid) -> bool {
-        let Some(roster) = &self.0.roster else {
-            return true;
-        };
-        roster.left(user).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cluster presence unavailable");
-            true
-        })
+        match &self.0.roster {
+            Some(roster) => alone_if_unknown(roster.left(user).await),
+            None => true,
+        }
     }
 
     /// Joins a new session to its user's room and its contacts' presence rooms.

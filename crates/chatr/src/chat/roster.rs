@@ -106,19 +106,25 @@ impl Roster {
 
     /// This node's last session of `user` ended: true when no node has one.
     pub async fn left(&self, user: Uuid) -> Result<bool> {
+        self.remove(user, &self.node).await
+    }
+
+    /// Takes `node` out of `user`'s entry (and `user` out of the node's set);
+    /// true when no node is left, and then the user's choice goes too: a
+    /// choice of away/offline lasts while the user is connected.
+    async fn remove(&self, user: Uuid, node: &str) -> Result<bool> {
         let mut conn = self.conn.clone();
         let (nodes,): (u64,) = redis_client::pipe()
             .atomic()
-            .hdel(online_key(user), &self.node)
+            .hdel(online_key(user), node)
             .ignore()
-            .srem(users_key(&self.node), user.to_string())
+            .srem(users_key(node), user.to_string())
             .ignore()
             .hlen(online_key(user))
             .query_async(&mut conn)
             .await
             .map_err(redis_error)?;
         if nodes == 0 {
-            // A choice of away/offline lasts while the user is connected.
             let _: () = conn.del(chosen_key(user)).await.map_err(redis_error)?;
         }
         Ok(nodes == 0)
@@ -224,16 +230,7 @@ impl Roster {
                 let Ok(user) = Uuid::parse_str(&user) else {
                     continue;
                 };
-                let (nodes,): (u64,) = redis_client::pipe()
-                    .atomic()
-                    .hdel(online_key(user), &node)
-                    .ignore()
-                    .hlen(online_key(user))
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(redis_error)?;
-                if nodes == 0 {
-                    let _: () = conn.del(chosen_key(user)).await.map_err(redis_error)?;
+                if self.remove(user, &node).await? {
                     departed.push(Departed {
                         user,
                         last_seen: last_seen.clone(),
