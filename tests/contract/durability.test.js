@@ -50,9 +50,12 @@ test('SIGTERM shuts down gracefully: sockets closed, lastSeen written, exit code
   const sa = await connect(server, a.token);
   await emitAck(sa, 'message:send', { recipientId: b.user.id, content: 'before shutdown' });
   const disconnected = new Promise((resolve) => sa.on('disconnect', resolve));
+  // Listen for the exit before signalling: a fast shutdown can exit before
+  // the disconnect has been seen here, and a late listener would wait forever.
+  const exited = new Promise((resolve) => server.child.on('exit', (c) => resolve({ code: c })));
   server.child.kill('SIGTERM');
   await disconnected;
-  const { code } = await new Promise((resolve) => server.child.on('exit', (c) => resolve({ code: c })));
+  const { code } = await exited;
   assert.equal(code, 0);
 
   server = await startServer({ dataDir, env: { JWT_SECRET: secret } });
