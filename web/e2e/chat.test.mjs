@@ -295,12 +295,15 @@ test('history scrolls back page by page and keeps the reader in place', async ()
     await box.fill(`note ${i}`);
     await box.press('Enter');
   }
-  await alice.page.locator('.bubble.mine', { hasText: /^note 60/ }).locator('.ticks[data-status="delivered"]').waitFor({ timeout: T });
+  // Match the text paragraph exactly: a bubble's whole text runs on into its
+  // time, so "note 6" sent at 00:14 reads "note 600:14".
+  const sixty = (page) => page.locator('.bubble', { has: page.locator('p', { hasText: /^note 60$/ }) });
+  await sixty(alice.page).locator('.ticks[data-status="delivered"]').waitFor({ timeout: T });
 
   // A fresh page knows only what history gives it.
   await bob.page.reload();
   await bob.page.getByRole('button', { name: new RegExp(`alice_${suffix}`) }).click();
-  await bob.page.locator('.bubble', { hasText: /^note 60/ }).waitFor({ timeout: T });
+  await sixty(bob.page).waitFor({ timeout: T });
   assert.equal(await bob.page.locator('.bubble').count(), 50, 'one page of history');
   // Scrolling to the top loads the older page; "note 11" stays where it was on screen.
   const eleven = bob.page.locator('.bubble p', { hasText: /^note 11$/ });
