@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  api, connect, emitAck, receivedEvents, register, settle, startServer, upload, waitFor,
+  api, connect, emitAck, receivedEvents, register, settle, sleep, startServer, upload, waitFor,
 } from './helpers.js';
 
 const REDIS = process.env.CHATR_TEST_REDIS;
@@ -34,11 +34,6 @@ test('clients on different nodes exchange every event of the contract', async ()
   const a1 = await connect(n1, a.token);
   const b2 = await connect(n2, b.token);
   const b3 = await connect(n3, b.token);
-  // Let each session's offline delivery finish first: the exactly-once
-  // hand-over between a joining session's backlog and live emits is per node
-  // (chat::catchup); across nodes a message sent during a join can still
-  // arrive both ways (noted in docs/deploy.md as open).
-  await settle();
 
   // message:send on node 1 reaches both of Bob's sessions on nodes 2 and 3.
   const ack = await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'across nodes', clientMessageId: 'c1' });
@@ -107,7 +102,48 @@ test('clients on different nodes exchange every event of the contract', async ()
   await settle();
   assert.equal(receivedEvents(b2, 'message:received', (m) => m.id === id).length, 1);
   assert.equal(receivedEvents(b3, 'message:received', (m) => m.id === id).length, 1);
-  for (const s of [a1, b2, b3]) s.close();
+
+  // A session that goes away while typing: the node it was on clears the
+  // indicator for the partner on another node.
+  b3.emit('typing:start', { recipientId: a.user.id });
+  await waitFor(a1, 'typing:indicator', (e) => e.userId === b.user.id && e.isTyping === true);
+  b3.close();
+  await waitFor(a1, 'typing:indicator', (e) => e.userId === b.user.id && e.isTyping === false);
+  for (const s of [a1, b2]) s.close();
+});
+
+test('a session joining on one node while another node sends gets each message once', async () => {
+  const [n1, n2, n3] = nodes;
+  const a = await register(n1, 'cj');
+  const b = await register(n2, 'cj');
+  const sa = await connect(n1, a.token);
+  // Keep sending from node 1 while Bob connects over and over on nodes 2 and 3:
+  // a message committed just before a join and broadcast just after it must
+  // come either from the backlog or live, never both.
+  let sending = true;
+  const pump = (async () => {
+    for (let i = 0; sending && i < 4000; i += 4) {
+      await Promise.all([0, 1, 2, 3].map((k) =>
+        emitAck(sa, 'message:send', { recipientId: b.user.id, content: `join ${i + k}` })));
+    }
+  })();
+  try {
+    for (let round = 0; round < 20; round += 1) {
+      const sb = await connect(round % 2 ? n3 : n2, b.token);
+      // Acknowledged, a message leaves the backlog: each join's backlog is
+      // what was sent while Bob was away, plus what is in flight.
+      sb.on('message:received', (m) => sb.emit('message:delivered', { messageId: m.id, senderId: m.senderId }));
+      await waitFor(sb, 'message:received');
+      await sleep(150);
+      const ids = receivedEvents(sb, 'message:received').map((m) => m.id);
+      assert.equal(new Set(ids).size, ids.length, `round ${round}: a message arrived twice`);
+      sb.close();
+    }
+  } finally {
+    sending = false;
+    await pump.catch(() => {});
+    sa.close();
+  }
 });
 
 test('a first message makes contacts follow each other on every node', async () => {

@@ -78,6 +78,7 @@ pub async fn start(
         Some(url) => Some(Roster::connect(url).await?),
         None => None,
     };
+    let peers = roster.is_some().then(|| bus.clone());
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
         .max_buffer_size(SEND_BUFFER_PACKETS)
@@ -86,6 +87,7 @@ pub async fn start(
     let chat = Chat::new(
         store.clone(),
         io.clone(),
+        peers.clone(),
         roster,
         config.rate_limits == RateLimits::On,
     );
@@ -97,6 +99,10 @@ pub async fn start(
         storage,
     };
     realtime::register(&io, state.clone()).await?;
+    let relay = match peers {
+        Some(bus) => Some(relay_messages(&bus, chat.clone()).await?),
+        None => None,
+    };
     let closing_state = state.clone();
 
     let router = http::router(config.max_upload_bytes)
@@ -167,6 +173,9 @@ pub async fn start(
         // Disconnect handlers write lastSeen; let them finish before the writer stops.
         chat.sessions_drained(Duration::from_secs(5)).await;
         heartbeat.abort();
+        if let Some(relay) = relay {
+            relay.abort();
+        }
         chat.retire().await;
         store.close().await;
         tracing::info!("stopped");
@@ -177,6 +186,24 @@ pub async fn start(
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// Delivers the messages the other nodes store to this node's sessions.
+async fn relay_messages(bus: &Bus, chat: Chat) -> Result<JoinHandle<()>> {
+    use futures_util::StreamExt;
+    use socketioxide_redis::drivers::Driver;
+    // The driver drops what does not fit: the queue is deep, the task drains it
+    // without waiting on anything slow, and a message it dropped would still
+    // reach the recipient's next session (it stays `sent`).
+    let mut relayed = bus
+        .subscribe(realtime::notify::RECEIVED_CHANNEL.to_owned(), 65_536)
+        .await
+        .map_err(|e| Error::internal(format!("subscribing to relayed messages: {e}")))?;
+    Ok(tokio::spawn(async move {
+        while let Some((_, bytes)) = relayed.next().await {
+            chat.deliver_relayed(&bytes).await;
+        }
+    }))
 }
 
 /// `axum::serve` wants axum's body type; Socket.IO answers with its own.

@@ -2,7 +2,7 @@
 //! REST handlers and Socket.IO handlers both call these functions and hold no
 //! rules of their own.
 
-pub mod catchup;
+pub mod handover;
 pub mod lifecycle;
 pub mod limits;
 pub mod model;
@@ -23,8 +23,8 @@ use uuid::Uuid;
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::realtime::bus::{Io, Socket};
-use crate::realtime::notify::{Indicator, Notify, presence_room, user_room};
+use crate::realtime::bus::{Bus, Io, Socket};
+use crate::realtime::notify::{Indicator, Notify, catching_room, presence_room, user_room};
 use crate::store::{Store, writer::Inserted};
 use lifecycle::Receipt;
 use limits::{Action, RateLimits};
@@ -63,7 +63,7 @@ struct Inner {
     store: Store,
     notify: Notify,
     presence: PresenceRegistry,
-    catchup: catchup::Catchup,
+    handover: handover::Handover,
     profiles: Profiles,
     limits: RateLimits,
     /// Pairs (smaller id first) known to be contacts in the database, so that
@@ -106,14 +106,21 @@ fn pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
 }
 
 impl Chat {
-    pub fn new(store: Store, io: Io, roster: Option<roster::Roster>, rate_limits: bool) -> Self {
+    /// `peers` is the bus to the other nodes (with `roster`), none for a lone node.
+    pub fn new(
+        store: Store,
+        io: Io,
+        peers: Option<Bus>,
+        roster: Option<roster::Roster>,
+        rate_limits: bool,
+    ) -> Self {
         Self(Arc::new(Inner {
             store,
-            notify: Notify::new(io, roster.is_some()),
+            notify: Notify::new(io, peers),
             roster,
             transitions: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             presence: PresenceRegistry::default(),
-            catchup: catchup::Catchup::default(),
+            handover: handover::Handover::default(),
             profiles: Profiles::default(),
             limits: RateLimits::new(rate_limits),
             contacts: Mutex::default(),
@@ -374,10 +381,6 @@ impl Chat {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.known_contacts().contains(&pair(sender, recipient));
         let message = Arc::new(message);
-        // Noted, stored and emitted as one step with respect to a session of the
-        // recipient joining its room: see `catchup` for why this is exactly-once.
-        let announcing = self.0.catchup.announcing_guard(recipient).await;
-        self.0.catchup.announcing(recipient, message.id);
         match self
             .0
             .store
@@ -395,10 +398,32 @@ impl Chat {
                 }
             }
         }
-        self.0.notify.message_received(origin, &message).await;
-        drop(announcing);
+        self.deliver_live(origin, &message).await;
+        self.0.notify.relay_received(&message).await;
         self.0.notify.status(sender, message.id, Status::Sent).await;
         Ok(Arc::unwrap_or_clone(message))
+    }
+
+    /// `message:received` to the sessions on this node of the recipient and
+    /// of the sender (less `origin`), once to those catching up (see `handover`).
+    pub async fn deliver_live(&self, origin: Option<&Socket>, message: &Message) {
+        let recipient = message.recipient_id;
+        let _delivering = self.0.handover.delivering(recipient).await;
+        let catching = self.0.handover.anyone_catching(recipient);
+        self.0
+            .notify
+            .message_received(origin, message, catching)
+            .await;
+        for sid in self.0.handover.claim_live(recipient, message.id) {
+            self.0.notify.message_received_by(sid, message);
+        }
+    }
+
+    /// A message another node stored and relayed (`notify::RECEIVED_CHANNEL`).
+    pub async fn deliver_relayed(&self, bytes: &[u8]) {
+        if let Some(message) = self.0.notify.relayed(bytes) {
+            self.deliver_live(None, &message).await;
+        }
     }
 
     /// `message:delivered`, `message:read`, `audio:listening`, `audio:listened`:
@@ -493,15 +518,15 @@ impl Chat {
         }
     }
 
-    /// Joins a new session to its user's room and its contacts' presence rooms.
-    /// Returns the catch-up watch that [`Chat::deliver_backlog`] ends.
-    pub async fn join_rooms(&self, socket: &Socket, user: Uuid) -> Result<u64> {
+    /// Joins a new session to its user's room and its contacts' presence
+    /// rooms; it catches up until [`Chat::deliver_backlog`] is done with it.
+    pub async fn join_rooms(&self, socket: &Socket, user: Uuid) -> Result<()> {
         let contacts = self.0.store.contacts_of(user).await?;
-        let watch = {
-            let _joining = self.0.catchup.joining_guard(user).await;
-            socket.join(user_room(user));
-            self.0.catchup.begin(user)
-        };
+        {
+            let _changing = self.0.handover.changing(user).await;
+            socket.join([user_room(user), catching_room(user)]);
+            self.0.handover.start(user, socket.id);
+        }
         socket.join(
             contacts
                 .iter()
@@ -510,20 +535,43 @@ impl Chat {
         );
         self.known_contacts()
             .extend(contacts.iter().map(|c| pair(user, *c)));
-        Ok(watch)
+        Ok(())
     }
 
     /// Offline delivery: every message to `user` still `sent`, oldest first,
     /// except those this session already got live since it joined its room.
-    pub async fn deliver_backlog(&self, socket: &Socket, user: Uuid, watch: u64) -> Result<()> {
+    pub async fn deliver_backlog(&self, socket: &Socket, user: Uuid) -> Result<()> {
+        let sid = socket.id;
         let pending = self.0.store.pending_for(user).await;
-        let got_live = self.0.catchup.finish(user, watch);
-        for message in pending?.iter().filter(|m| !got_live.contains(&m.id)) {
+        let mut brought = HashSet::new();
+        for message in pending.as_deref().unwrap_or_default() {
+            if !self.0.handover.claim_backlog(user, sid, message.id) {
+                continue;
+            }
             if !deliver_to(socket, message).await {
                 break;
             }
+            brought.insert(message.id);
         }
-        Ok(())
+        if self.0.handover.backlog_done(user, sid, brought) {
+            let chat = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(handover::GRACE).await;
+                chat.stop_catching_up(user, sid).await;
+            });
+        } else {
+            self.stop_catching_up(user, sid).await;
+        }
+        pending.map(drop)
+    }
+
+    /// The session gets live messages with the user's other sessions again.
+    async fn stop_catching_up(&self, user: Uuid, sid: socketioxide::socket::Sid) {
+        let _changing = self.0.handover.changing(user).await;
+        if let Some(socket) = self.0.notify.socket(sid) {
+            socket.leave(catching_room(user));
+        }
+        self.0.handover.stop(user, sid);
     }
 
     /// A session closed: on the user's last one, write `lastSeen` and announce `offline`.
@@ -533,9 +581,9 @@ impl Chat {
         self.0.open_sessions.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Ends a catch-up watch whose backlog will never be delivered.
-    pub fn abandon_backlog(&self, user: Uuid, watch: u64) {
-        self.0.catchup.finish(user, watch);
+    /// Forgets a session that is gone, whether or not it was still catching up.
+    pub fn abandon_backlog(&self, user: Uuid, sid: socketioxide::socket::Sid) {
+        self.0.handover.stop(user, sid);
     }
 
     async fn end_session(&self, user: Uuid) {

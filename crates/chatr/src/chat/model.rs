@@ -75,7 +75,7 @@ impl Status {
 }
 
 /// A stored message: the payload of `message:received` and of every REST answer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: Uuid,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use socketioxide::{
     extract::{Event, TryData},
     handler::ConnectHandler,
-    socket::DisconnectReason,
+    socket::{DisconnectReason, Sid},
 };
 use uuid::Uuid;
 
@@ -28,8 +28,8 @@ use notify::Indicator;
 /// What one connected socket remembers between events.
 pub struct Session {
     pub user: Uuid,
-    /// The catch-up watch begun when the session joined its room (see `chat::catchup`).
-    watch: u64,
+    /// The socket's id, for the hand-over of its backlog (see `chat::handover`).
+    sid: Sid,
     /// Set once the session's end has been handled; see the `Drop` impl.
     ended: AtomicBool,
     chat: Chat,
@@ -40,10 +40,10 @@ pub struct Session {
 }
 
 impl Session {
-    fn new(user: Uuid, watch: u64, chat: Chat) -> Self {
+    fn new(user: Uuid, sid: Sid, chat: Chat) -> Self {
         Self {
             user,
-            watch,
+            sid,
             ended: AtomicBool::new(false),
             chat,
             typing_to: Mutex::default(),
@@ -67,10 +67,10 @@ impl Session {
 
 impl Drop for Session {
     /// A socket can be dropped without its disconnect handler ever running (its
-    /// connect packet failed to send); its presence count must still go, and a
-    /// catch-up watch whose backlog never ran must end.
+    /// connect packet failed to send); its presence count must still go, and it
+    /// must stop catching up.
     fn drop(&mut self) {
-        self.chat.abandon_backlog(self.user, self.watch);
+        self.chat.abandon_backlog(self.user, self.sid);
         if self.end()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -157,14 +157,11 @@ async fn authenticate(state: &AppState, s: &Socket, auth: Option<Value>) -> Resu
     // Everything a connected socket needs is in place before socketioxide sends
     // the connect packet: a client may emit the moment it sees it, and an event
     // that arrives before its handler exists is silently dropped.
-    let watch = match state.chat.join_rooms(s, user).await {
-        Ok(watch) => watch,
-        Err(e) => {
-            e.log_if_internal();
-            return Err(TokenError::Unavailable);
-        }
-    };
-    let session = Arc::new(Session::new(user, watch, state.chat.clone()));
+    if let Err(e) = state.chat.join_rooms(s, user).await {
+        e.log_if_internal();
+        return Err(TokenError::Unavailable);
+    }
+    let session = Arc::new(Session::new(user, s.id, state.chat.clone()));
     listen(state, s, &session);
     s.extensions.insert(session);
     state.chat.session_opened(user).await;
@@ -194,11 +191,7 @@ async fn connected(state: AppState, s: Socket) {
         let _ = s.disconnect();
         return;
     };
-    if let Err(e) = state
-        .chat
-        .deliver_backlog(&s, session.user, session.watch)
-        .await
-    {
+    if let Err(e) = state.chat.deliver_backlog(&s, session.user).await {
         e.log_if_internal();
     }
 }

@@ -1,16 +1,31 @@
 //! Everything the server emits to rooms, with the contract's event names and
 //! payloads. Each payload is serialised once per emit, whatever the room size.
+//!
+//! `message:received` alone does not travel between nodes through the
+//! adapter: each node delivers it to its own sessions itself (see
+//! `chat::handover`), so it is relayed to the other nodes on a Redis channel
+//! of its own and delivered there like a local message.
 
-use serde::Serialize;
-use socketioxide::{BroadcastError, SocketError, operators::BroadcastOperators};
+use serde::{Deserialize, Serialize};
+use socketioxide::{BroadcastError, SocketError, operators::BroadcastOperators, socket::Sid};
+use socketioxide_redis::drivers::Driver;
 
-use super::bus::{Adapter, Io, Socket};
+use super::bus::{Adapter, Bus, Io, Socket};
 use uuid::Uuid;
 
 use crate::chat::model::{Message, Presence, Status};
 
+/// The Redis channel that carries `message:received` between nodes.
+pub const RECEIVED_CHANNEL: &str = "chatr#received";
+
 pub fn user_room(user: Uuid) -> String {
     format!("user:{user}")
+}
+
+/// A user's sessions on a node that are still catching up (`chat::handover`):
+/// left out of room-wide `message:received`, which reaches them one by one.
+pub fn catching_room(user: Uuid) -> String {
+    format!("catching:{user}")
 }
 
 pub fn presence_room(user: Uuid) -> String {
@@ -52,12 +67,20 @@ struct RecordingEvent {
     is_recording: bool,
 }
 
+/// A message relayed to the other nodes, and the node it comes from (which
+/// delivered it to its own sessions already).
+#[derive(Serialize, Deserialize)]
+pub struct Relayed {
+    pub node: Uuid,
+    pub message: Message,
+}
+
 #[derive(Clone)]
 pub struct Notify {
     io: Io,
-    /// Whether other nodes share the rooms (REDIS_URL); a lone node keeps its
-    /// broadcasts local so the adapter never encodes them for the bus.
-    shared: bool,
+    /// The other nodes (REDIS_URL), and this node's name among them; a lone
+    /// node keeps its broadcasts local so the adapter never encodes them for the bus.
+    peers: Option<(Bus, Uuid)>,
 }
 
 fn report(event: &str, result: Result<(), BroadcastError>) {
@@ -73,12 +96,20 @@ fn report(event: &str, result: Result<(), BroadcastError>) {
 }
 
 impl Notify {
-    pub fn new(io: Io, shared: bool) -> Self {
-        Self { io, shared }
+    pub fn new(io: Io, bus: Option<Bus>) -> Self {
+        Self {
+            io,
+            peers: bus.map(|bus| (bus, Uuid::new_v4())),
+        }
     }
 
     fn scoped(&self, op: BroadcastOperators<Adapter>) -> BroadcastOperators<Adapter> {
-        if self.shared { op } else { op.local() }
+        if self.peers.is_some() { op } else { op.local() }
+    }
+
+    /// A session on this node, if it is still connected.
+    pub fn socket(&self, sid: Sid) -> Option<Socket> {
+        self.io.of("/")?.get_socket(sid)
     }
 
     /// The default namespace, or `None` once the server is closing (socketioxide
@@ -94,26 +125,75 @@ impl Notify {
     }
 
     /// `message:received` to the recipient's sessions and the sender's other
-    /// sessions; `origin` is the sending socket, left out (none for uploads).
-    pub async fn message_received(&self, origin: Option<&Socket>, message: &Message) {
+    /// sessions on this node, less `origin` (the sending socket; none for
+    /// uploads) and, when `skip_catching`, the recipient's sessions catching up.
+    pub async fn message_received(
+        &self,
+        origin: Option<&Socket>,
+        message: &Message,
+        skip_catching: bool,
+    ) {
         let rooms = [
             user_room(message.recipient_id),
             user_room(message.sender_id),
         ];
-        match origin {
-            Some(socket) => report(
-                "message:received",
-                self.scoped(socket.to(rooms))
-                    .emit("message:received", message)
-                    .await,
-            ),
-            None => {
-                if let Some(ns) = self.ns() {
-                    report(
-                        "message:received",
-                        ns.to(rooms).emit("message:received", message).await,
-                    );
-                }
+        let op = match origin {
+            Some(socket) => socket.to(rooms),
+            None => match self.io.of("/") {
+                Some(ns) => ns.to(rooms),
+                None => return,
+            },
+        };
+        let op = if skip_catching {
+            op.except(catching_room(message.recipient_id))
+        } else {
+            op
+        };
+        report(
+            "message:received",
+            op.local().emit("message:received", message).await,
+        );
+    }
+
+    /// `message:received` to one session (one catching up).
+    pub fn message_received_by(&self, sid: Sid, message: &Message) {
+        let Some(socket) = self.socket(sid) else {
+            return;
+        };
+        match socket.emit("message:received", message) {
+            Ok(()) | Err(socketioxide::SendError::Socket(SocketError::Closed)) => {}
+            Err(e) => tracing::warn!(error = %e, "message:received did not reach a session"),
+        }
+    }
+
+    /// Hands a stored message to the other nodes, which deliver it to their sessions.
+    pub async fn relay_received(&self, message: &Message) {
+        let Some((bus, node)) = &self.peers else {
+            return;
+        };
+        let relayed = Relayed {
+            node: *node,
+            message: message.clone(),
+        };
+        let bytes = match serde_json::to_vec(&relayed) {
+            Ok(bytes) => bytes,
+            Err(e) => return tracing::error!(error = %e, "encoding a relayed message"),
+        };
+        if let Err(e) = bus.publish(RECEIVED_CHANNEL.to_owned(), bytes).await {
+            // The message stays `sent`: the recipient's next session gets it.
+            tracing::warn!(error = %e, "relaying message:received to the other nodes");
+        }
+    }
+
+    /// A message relayed by another node, to be delivered here; `None` for
+    /// this node's own relays (already delivered) and for undecodable ones.
+    pub fn relayed(&self, bytes: &[u8]) -> Option<Message> {
+        let (_, node) = self.peers.as_ref()?;
+        match serde_json::from_slice::<Relayed>(bytes) {
+            Ok(relayed) => (relayed.node != *node).then_some(relayed.message),
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable relayed message");
+                None
             }
         }
     }
