@@ -6,7 +6,7 @@
 # The CPU figure sums every chatr process. Not a test: nothing is asserted.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LOAD="$ROOT/target/release/chatr-load"
+LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr-load"
 RATE=${CHAT_RATE:-1000}
 SECONDS_=${CHAT_SECONDS:-8}
 RUNS=${RUNS:-3}
@@ -20,7 +20,7 @@ node() { # name port redis?
   createdb -h "$host" -p "$port" -U postgres "$1" 2> /dev/null || true
   env PORT="$2" CHATR_DATA_DIR="$WORK/data" CHATR_RATE_LIMITS=off RUST_LOG=warn JWT_SECRET=bench-secret-of-at-least-32-bytes-long \
     DATABASE_URL="$CHATR_TEST_POSTGRES/$1" ${3:+REDIS_URL=$CHATR_TEST_REDIS} \
-    "$ROOT/target/release/chatr" > "$WORK/$2.out" 2> "$WORK/$2.err" &
+    "${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr" > "$WORK/$2.out" 2> "$WORK/$2.err" &
   PIDS+=("$!")
   until grep -q listening "$WORK/$2.out" 2> /dev/null; do sleep 0.1; done
 }

@@ -4,7 +4,7 @@
 # scenario's figures and the Chatr/Node ratios. Not a test: nothing asserts speed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LOAD="$ROOT/target/release/chatr-load"
+LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr-load"
 WORK=$(mktemp -d /tmp/chatr-bench.XXXXXX)
 PEER_SRC=${PEER_SRC:-"$ROOT/../shared/peer-node"}
 CHAT_RATE=${CHAT_RATE:-1000}
@@ -19,7 +19,7 @@ ulimit -n 20000 2>/dev/null || true
 
 start_chatr() {
   PORT=3101 CHATR_DATA_DIR="$WORK/chatr" CHATR_RATE_LIMITS=off RUST_LOG=warn \
-    "$ROOT/target/release/chatr" > "$WORK/chatr.out" 2> "$WORK/chatr.err" &
+    "${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr" > "$WORK/chatr.out" 2> "$WORK/chatr.err" &
   PID=$!; PIDS+=("$PID"); ADDR=127.0.0.1:3101
   until grep -q listening "$WORK/chatr.out" 2>/dev/null; do sleep 0.1; done
 }

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = process.env.CHATR_BIN ?? path.join(ROOT, 'target/debug/chatr');
+// Where cargo put it (CARGO_TARGET_DIR moves every build).
+export const BIN = process.env.CHATR_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/chatr');
 export const TIMEOUT = 5000;
 
 /**

@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.CHATR_BIN ?? path.join(ROOT, 'target/debug/chatr');
+// Where cargo put it (CARGO_TARGET_DIR moves every build).
+const BIN = process.env.CHATR_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/chatr');
 const SHOTS = path.join(ROOT, 'docs/screenshots');
 const T = 10000;
 
