@@ -27,6 +27,12 @@ const MAX_FRAME_BYTES: u64 = 1024 * 1024;
 /// default of 128 dropped acks under such bursts. The queue grows only as used.
 const SEND_BUFFER_PACKETS: usize = 4096;
 
+/// Initial WebSocket read buffer per session. It is zero-filled to its
+/// capacity on the first read, so the default 4 KiB was 4 KiB of every idle
+/// session (heaptrack); events are a few hundred bytes, and a larger frame
+/// grows the buffer of that one session.
+const WS_READ_BUFFER_BYTES: usize = 512;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -82,6 +88,7 @@ pub async fn start(
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
         .max_buffer_size(SEND_BUFFER_PACKETS)
+        .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
         .with_adapter::<Adapter>(bus.adapter())
         .build_layer();
     let chat = Chat::new(
@@ -236,19 +243,37 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_credentials(true)
 }
 
+/// The headers a Socket.IO session needs after its request: engine.io reads
+/// the content type (polling) and the WebSocket key, authentication the
+/// bearer token; the upgrade pair is kept for anything checking the handshake.
+const SESSION_HEADERS: [header::HeaderName; 6] = [
+    header::CONTENT_TYPE,
+    header::AUTHORIZATION,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::UPGRADE,
+    header::CONNECTION,
+];
+
 /// engine.io keeps each session's request head for as long as the session
 /// lives, and hyper parses headers and the URI as slices of the connection's
 /// 8–16 KiB read buffer, so keeping the head kept that whole buffer: ~16 KiB
 /// per idle session (found with heaptrack). A Socket.IO request's head is
-/// copied into allocations of its own size before engine.io sees it.
+/// copied into allocations of its own size before engine.io sees it, with
+/// only the headers anything reads later ([`SESSION_HEADERS`]): a browser's
+/// cookies, user agent and language would otherwise be kept (twice) too.
+/// CORS has already seen the whole request by then.
 fn detach_head<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
     use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
     if !req.uri().path().starts_with("/socket.io") {
         return req;
     }
     let shared = std::mem::take(req.headers_mut());
-    let mut own = HeaderMap::with_capacity(shared.len());
-    for (name, value) in &shared {
+    let mut own = HeaderMap::with_capacity(SESSION_HEADERS.len());
+    for (name, value) in shared
+        .iter()
+        .filter(|(name, _)| SESSION_HEADERS.contains(name))
+    {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_str().as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
