@@ -146,6 +146,28 @@ test('a session joining on one node while another node sends gets each message o
   }
 });
 
+test('a profile picture changed through one node is on the messages another node builds', async () => {
+  const [n1, n2] = nodes;
+  const a = await register(n1, 'cp');
+  const b = await register(n2, 'cp');
+  const a1 = await connect(n1, a.token);
+  const b2 = await connect(n2, b.token);
+  let ack = await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'before' });
+  assert.equal(ack.message.senderProfileImage, null);
+  const photo = fs.readFileSync(new URL('./fixtures/photo.jpg', import.meta.url));
+  const res = await upload(n2, '/api/users/profile-image', a.token, { image: { data: photo, name: 'me.jpg' } });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const image = res.body.profileImage;
+  // Node 1 cached Alice's profile when she connected; node 2's change reaches it.
+  await settle();
+  ack = await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'after' });
+  assert.equal(ack.message.senderProfileImage, image);
+  const got = await waitFor(b2, 'message:received', (m) => m.id === ack.message.id);
+  assert.equal(got.senderProfileImage, image);
+  a1.close();
+  b2.close();
+});
+
 test('a first message makes contacts follow each other on every node', async () => {
   const [n1, n2] = nodes;
   const a = await register(n1, 'cl');

@@ -195,7 +195,7 @@ pub async fn start(
     })
 }
 
-/// Delivers the messages the other nodes store to this node's sessions.
+/// Acts on what the other nodes relay: messages they stored, profiles they changed.
 async fn relay_messages(bus: &Bus, chat: Chat) -> Result<JoinHandle<()>> {
     use futures_util::StreamExt;
     use socketioxide_redis::drivers::Driver;
@@ -203,12 +203,12 @@ async fn relay_messages(bus: &Bus, chat: Chat) -> Result<JoinHandle<()>> {
     // without waiting on anything slow, and a message it dropped would still
     // reach the recipient's next session (it stays `sent`).
     let mut relayed = bus
-        .subscribe(realtime::notify::RECEIVED_CHANNEL.to_owned(), 65_536)
+        .subscribe(realtime::notify::RELAY_CHANNEL.to_owned(), 65_536)
         .await
-        .map_err(|e| Error::internal(format!("subscribing to relayed messages: {e}")))?;
+        .map_err(|e| Error::internal(format!("subscribing to relays: {e}")))?;
     Ok(tokio::spawn(async move {
         while let Some((_, bytes)) = relayed.next().await {
-            chat.deliver_relayed(&bytes).await;
+            chat.on_relay(&bytes).await;
         }
     }))
 }

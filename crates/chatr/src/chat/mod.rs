@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::realtime::bus::{Bus, Io, Socket};
-use crate::realtime::notify::{Indicator, Notify, catching_room, presence_room, user_room};
+use crate::realtime::notify::{Indicator, Notify, Relay, catching_room, presence_room, user_room};
 use crate::store::{Store, writer::Inserted};
 use lifecycle::Receipt;
 use limits::{Action, RateLimits};
@@ -364,9 +364,17 @@ impl Chat {
             user,
             Profile {
                 username: profile.username.clone(),
-                profile_image: url,
+                profile_image: url.clone(),
             },
         );
+        self.0
+            .notify
+            .relay(Relay::Profile {
+                user,
+                username: profile.username.clone(),
+                profile_image: url,
+            })
+            .await;
         Ok(previous)
     }
 
@@ -399,7 +407,10 @@ impl Chat {
             }
         }
         self.deliver_live(origin, &message).await;
-        self.0.notify.relay_received(&message).await;
+        if self.0.notify.shared() {
+            let message = Box::new(Message::clone(&message));
+            self.0.notify.relay(Relay::Received { message }).await;
+        }
         self.0.notify.status(sender, message.id, Status::Sent).await;
         Ok(Arc::unwrap_or_clone(message))
     }
@@ -419,10 +430,24 @@ impl Chat {
         }
     }
 
-    /// A message another node stored and relayed (`notify::RECEIVED_CHANNEL`).
-    pub async fn deliver_relayed(&self, bytes: &[u8]) {
-        if let Some(message) = self.0.notify.relayed(bytes) {
-            self.deliver_live(None, &message).await;
+    /// What another node relayed (`notify::RELAY_CHANNEL`).
+    pub async fn on_relay(&self, bytes: &[u8]) {
+        match self.0.notify.relayed(bytes) {
+            Some(Relay::Received { message }) => self.deliver_live(None, &message).await,
+            Some(Relay::Profile {
+                user,
+                username,
+                profile_image,
+            }) => {
+                self.0.profiles.put(
+                    user,
+                    Profile {
+                        username,
+                        profile_image,
+                    },
+                );
+            }
+            None => {}
         }
     }
 

@@ -139,21 +139,16 @@ async fn authenticate(state: &AppState, s: &Socket, auth: Option<Value>) -> Resu
         .or_else(from_header)
         .ok_or(TokenError::Missing)?;
     let user = state.tokens.verify(&token)?;
-    let record = match state.chat.store().user_by_id(user).await {
-        Ok(Some(record)) => record,
+    // The profile cache answers for a user seen before (users are never
+    // deleted, and every profile change refreshes it on every node).
+    match state.chat.profiles().get(state.chat.store(), user).await {
+        Ok(Some(_)) => {}
         Ok(None) => return Err(TokenError::UnknownUser),
         Err(e) => {
             e.log_if_internal();
             return Err(TokenError::Invalid);
         }
-    };
-    state.chat.profiles().put(
-        user,
-        crate::chat::profiles::Profile {
-            username: record.username,
-            profile_image: record.profile_image,
-        },
-    );
+    }
     // Everything a connected socket needs is in place before socketioxide sends
     // the connect packet: a client may emit the moment it sees it, and an event
     // that arrives before its handler exists is silently dropped.

@@ -4,7 +4,8 @@
 //! `message:received` alone does not travel between nodes through the
 //! adapter: each node delivers it to its own sessions itself (see
 //! `chat::handover`), so it is relayed to the other nodes on a Redis channel
-//! of its own and delivered there like a local message.
+//! of its own and delivered there like a local message. The same channel
+//! tells the other nodes of a changed profile, which every node caches.
 
 use serde::{Deserialize, Serialize};
 use socketioxide::{BroadcastError, SocketError, operators::BroadcastOperators, socket::Sid};
@@ -15,8 +16,8 @@ use uuid::Uuid;
 
 use crate::chat::model::{Message, Presence, Status};
 
-/// The Redis channel that carries `message:received` between nodes.
-pub const RECEIVED_CHANNEL: &str = "chatr#received";
+/// The Redis channel that carries [`Relay`]s between nodes.
+pub const RELAY_CHANNEL: &str = "chatr#relay";
 
 pub fn user_room(user: Uuid) -> String {
     format!("user:{user}")
@@ -67,12 +68,25 @@ struct RecordingEvent {
     is_recording: bool,
 }
 
-/// A message relayed to the other nodes, and the node it comes from (which
-/// delivered it to its own sessions already).
+/// What one node tells the others directly, not through the adapter.
 #[derive(Serialize, Deserialize)]
-pub struct Relayed {
-    pub node: Uuid,
-    pub message: Message,
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Relay {
+    /// A message stored on the sending node (which delivered it to its own sessions).
+    Received { message: Box<Message> },
+    /// A user's new profile (their cached copy is stale).
+    Profile {
+        user: Uuid,
+        username: String,
+        profile_image: Option<String>,
+    },
+}
+
+/// A relay, and the node it comes from.
+#[derive(Serialize, Deserialize)]
+struct Relayed {
+    node: Uuid,
+    relay: Relay,
 }
 
 #[derive(Clone)]
@@ -104,7 +118,12 @@ impl Notify {
     }
 
     fn scoped(&self, op: BroadcastOperators<Adapter>) -> BroadcastOperators<Adapter> {
-        if self.peers.is_some() { op } else { op.local() }
+        if self.shared() { op } else { op.local() }
+    }
+
+    /// Whether other nodes share the rooms.
+    pub fn shared(&self) -> bool {
+        self.peers.is_some()
     }
 
     /// A session on this node, if it is still connected.
@@ -166,33 +185,30 @@ impl Notify {
         }
     }
 
-    /// Hands a stored message to the other nodes, which deliver it to their sessions.
-    pub async fn relay_received(&self, message: &Message) {
+    /// Tells the other nodes (none for a lone node). A stored message that
+    /// fails to reach them stays `sent`: the recipient's next session gets it.
+    pub async fn relay(&self, relay: Relay) {
         let Some((bus, node)) = &self.peers else {
             return;
         };
-        let relayed = Relayed {
-            node: *node,
-            message: message.clone(),
-        };
+        let relayed = Relayed { node: *node, relay };
         let bytes = match serde_json::to_vec(&relayed) {
             Ok(bytes) => bytes,
-            Err(e) => return tracing::error!(error = %e, "encoding a relayed message"),
+            Err(e) => return tracing::error!(error = %e, "encoding a relay"),
         };
-        if let Err(e) = bus.publish(RECEIVED_CHANNEL.to_owned(), bytes).await {
-            // The message stays `sent`: the recipient's next session gets it.
-            tracing::warn!(error = %e, "relaying message:received to the other nodes");
+        if let Err(e) = bus.publish(RELAY_CHANNEL.to_owned(), bytes).await {
+            tracing::warn!(error = %e, "relaying to the other nodes");
         }
     }
 
-    /// A message relayed by another node, to be delivered here; `None` for
-    /// this node's own relays (already delivered) and for undecodable ones.
-    pub fn relayed(&self, bytes: &[u8]) -> Option<Message> {
+    /// A relay from another node; `None` for this node's own (already acted
+    /// on) and for undecodable ones.
+    pub fn relayed(&self, bytes: &[u8]) -> Option<Relay> {
         let (_, node) = self.peers.as_ref()?;
         match serde_json::from_slice::<Relayed>(bytes) {
-            Ok(relayed) => (relayed.node != *node).then_some(relayed.message),
+            Ok(relayed) => (relayed.node != *node).then_some(relayed.relay),
             Err(e) => {
-                tracing::warn!(error = %e, "undecodable relayed message");
+                tracing::warn!(error = %e, "undecodable relay");
                 None
             }
         }
