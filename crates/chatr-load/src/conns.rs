@@ -14,7 +14,10 @@ use crate::http::Account;
 use crate::proc::{self, CpuWindow};
 use crate::sio::{self, Conn, Handler, Incoming};
 
-/// Opens `n` sessions over `accounts` (round robin), `parallel` handshakes at a time.
+/// Opens `n` sessions over `accounts` (round robin), at most `parallel`
+/// handshakes in flight at any moment: a sliding window, so one slow
+/// handshake does not hold back the others the way waiting for a whole
+/// batch would (clients reconnecting after an outage do not wait for each other).
 async fn open(
     server: SocketAddr,
     accounts: &[Account],
@@ -22,29 +25,25 @@ async fn open(
     parallel: usize,
     handler: &Handler,
 ) -> (Vec<Option<Conn>>, u64) {
-    let mut conns = Vec::with_capacity(range.len());
-    let mut failures = 0;
-    let indices: Vec<usize> = range.collect();
-    for chunk in indices.chunks(parallel.max(1)) {
-        let tasks: Vec<_> = chunk
-            .iter()
-            .map(|&i| {
-                let token = accounts[i % accounts.len()].token.clone();
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    sio::connect(server, sio::source_address(i), &token, i, handler).await
-                })
+    let window = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let tasks: Vec<_> = range
+        .map(|i| {
+            let token = accounts[i % accounts.len()].token.clone();
+            let (handler, window) = (handler.clone(), window.clone());
+            tokio::spawn(async move {
+                let _slot = window.acquire_owned().await.ok()?;
+                sio::connect(server, sio::source_address(i), &token, i, handler)
+                    .await
+                    .ok()
             })
-            .collect();
-        for t in tasks {
-            match t.await {
-                Ok(Ok(c)) => conns.push(Some(c)),
-                _ => {
-                    failures += 1;
-                    conns.push(None);
-                }
-            }
-        }
+        })
+        .collect();
+    let mut conns = Vec::with_capacity(tasks.len());
+    let mut failures = 0;
+    for t in tasks {
+        let conn = t.await.ok().flatten();
+        failures += u64::from(conn.is_none());
+        conns.push(conn);
     }
     (conns, failures)
 }
