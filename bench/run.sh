@@ -21,7 +21,10 @@ start_chatr() {
   PORT=3101 CHATR_DATA_DIR="$WORK/chatr" CHATR_RATE_LIMITS=off RUST_LOG=warn \
     "${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr" > "$WORK/chatr.out" 2> "$WORK/chatr.err" &
   PID=$!; PIDS+=("$PID"); ADDR=127.0.0.1:3101
-  until grep -q listening "$WORK/chatr.out" 2>/dev/null; do sleep 0.1; done
+  until grep -q listening "$WORK/chatr.out" 2>/dev/null; do
+    kill -0 "$PID" 2>/dev/null || { cat "$WORK/chatr.err" >&2; exit 1; }
+    sleep 0.1
+  done
 }
 
 start_peer() {
@@ -31,12 +34,21 @@ start_peer() {
   fi
   (cd "$WORK/peer" && PORT=3102 DB_PATH="$WORK/peer.db" UPLOAD_DIR="$WORK/peer-uploads" \
     RATE_MSG_PER_SEC=0 RATE_INDICATOR_PER_SEC=0 node server.js > "$WORK/peer.out" 2>&1) &
-  sleep 0.5
-  PID=$(pgrep -f "node server.js" | tail -1); PIDS+=("$PID"); ADDR=127.0.0.1:3102
-  until curl -s "http://$ADDR/api/health" > /dev/null; do sleep 0.1; done
+  PID=
+  for _ in $(seq 100); do PID=$(pgrep -f "node server.js" | tail -1); [ -n "$PID" ] && break; sleep 0.1; done
+  PIDS+=("$PID"); ADDR=127.0.0.1:3102
+  until curl -s "http://$ADDR/api/health" > /dev/null; do
+    kill -0 "$PID" 2>/dev/null || { tail -5 "$WORK/peer.out" >&2; exit 1; }
+    sleep 0.1
+  done
 }
 
-stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; sleep 0.5; }
+# Waits until the server is gone: the next one needs its port, and a server
+# with 15,000 sessions to close can take seconds.
+stop() {
+  kill "$PID" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+}
 
 # Each scenario on a fresh server so that one cannot skew the next.
 run_all() {

@@ -4,11 +4,9 @@
 // by `npm test`: it needs both services.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  api, connect, emitAck, receivedEvents, register, settle, sleep, startServer, upload, waitFor,
+  api, connect, emitAck, receivedEvents, register, settle, sleep, startServer, tempDir, upload, waitFor,
 } from './helpers.js';
 
 const REDIS = process.env.CHATR_TEST_REDIS;
@@ -20,7 +18,7 @@ const nodes = [];
 let dataDir;
 const env = { REDIS_URL: REDIS, JWT_SECRET: 'a-cluster-test-secret-shared-by-all-three-nodes' };
 before(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-cluster-'));
+  dataDir = tempDir('chatr-cluster-');
   // One after the other: the first applies the migrations.
   for (let i = 0; i < 3; i++) nodes.push(await startServer({ env, dataDir }));
 });

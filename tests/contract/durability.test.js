@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { BIN, api, connect, emitAck, register, startServer, waitFor } from './helpers.js';
+import { BIN, api, connect, emitAck, register, startServer, tempDir, waitFor } from './helpers.js';
 
 test('every acknowledged message survives SIGKILL of the server', async () => {
   let server = await startServer();
@@ -83,7 +83,7 @@ test('a generated JWT secret is kept in the data dir, so tokens survive restarts
 });
 
 test('a JWT_SECRET shorter than 32 bytes is refused at startup', async () => {
-  const child = spawn(BIN, [], { env: { ...process.env, PORT: '0', JWT_SECRET: 'short', CHATR_DATA_DIR: fs.mkdtempSync('/tmp/chatr-short-') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, [], { env: { ...process.env, PORT: '0', JWT_SECRET: 'short', CHATR_DATA_DIR: tempDir('chatr-short-') }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   const code = await new Promise((resolve) => child.on('close', resolve));

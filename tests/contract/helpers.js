@@ -30,9 +30,20 @@ function postgresDatabaseFor(dataDir) {
   return { DATABASE_URL: `${base}/${name}` };
 }
 
+/** Temporary directories this test process made; removed when it exits. */
+const scratch = new Set();
+process.on('exit', () => { for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true }); });
+
+/** A fresh directory under the system's temp dir, removed when the test process exits. */
+export function tempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.add(dir);
+  return dir;
+}
+
 /** Starts chatr; resolves once it prints the port it listens on. */
 export async function startServer({ env = {}, dataDir, generatedSecret = false } = {}) {
-  dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-contract-'));
+  dataDir ??= tempDir('chatr-contract-');
   const secret = generatedSecret ? undefined : env.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
   const { JWT_SECRET: _inherited, ...inherited } = process.env;
   const database = env.DATABASE_URL ? {} : postgresDatabaseFor(dataDir);

@@ -18,9 +18,16 @@ const T = 10000;
 let server;
 let url;
 let browser;
+/** Temporary directories made here, removed at the end. */
+const scratch = [];
+const tempDir = (prefix) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+};
 
 before(async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-e2e-'));
+  const dataDir = tempDir('chatr-e2e-');
   server = spawn(BIN, [], { env: { ...process.env, PORT: '0', CHATR_DATA_DIR: dataDir, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
   url = await new Promise((resolve, reject) => {
     let out = '';
@@ -38,7 +45,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function signUp(name, viewport = { width: 1100, height: 720 }) {
@@ -143,7 +155,7 @@ test('pictures, files, voice notes with listening receipts, and a profile pictur
   await alice.page.locator('.bubble.mine.type-image .ticks[data-status="read"]').waitFor({ timeout: T });
 
   // A file: name and size, downloaded with its name and bytes.
-  const notes = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-e2e-file-')), 'notes.txt');
+  const notes = path.join(tempDir('chatr-e2e-file-'), 'notes.txt');
   fs.writeFileSync(notes, 'meeting at 10\n'.repeat(200));
   await alice.page.getByTestId('attach-input').setInputFiles(notes);
   const link = bob.page.locator('.bubble.theirs a.file');
