@@ -210,6 +210,7 @@ async fn relay_messages(bus: &Bus, chat: Chat) -> Result<JoinHandle<()>> {
         while let Some((_, bytes)) = relayed.next().await {
             chat.on_relay(&bytes).await;
         }
+        tracing::error!("the relay from the other nodes ended");
     }))
 }
 
