@@ -120,7 +120,7 @@ test('a session joining on one node while another node sends gets each message o
   // come either from the backlog or live, never both.
   let sending = true;
   const pump = (async () => {
-    for (let i = 0; sending && i < 4000; i += 4) {
+    for (let i = 0; sending && i < 100000; i += 4) {
       await Promise.all([0, 1, 2, 3].map((k) =>
         emitAck(sa, 'message:send', { recipientId: b.user.id, content: `join ${i + k}` })));
     }
