@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
-  api, connect, emitAck, receivedEvents, register, settle, sleep, startServer, tempDir, upload, waitFor,
+  api, connect, emitAck, keepSending, receivedEvents, register, settle, sleep, startServer, tempDir, upload,
+  waitFor,
 } from './helpers.js';
 
 const REDIS = process.env.CHATR_TEST_REDIS;
@@ -40,6 +41,12 @@ test('clients on different nodes exchange every event of the contract', async ()
   await waitFor(b2, 'message:received', (m) => m.id === id);
   await waitFor(b3, 'message:received', (m) => m.id === id);
   await waitFor(a1, 'message:status', (s) => s.messageId === id && s.status === 'sent');
+
+  // A send on node 3 reaches the sender's other session on node 2, not the sending one.
+  const back = await emitAck(b3, 'message:send', { recipientId: a.user.id, content: 'and back' });
+  assert.equal(back.ok, true);
+  await waitFor(a1, 'message:received', (m) => m.id === back.message.id);
+  await waitFor(b2, 'message:received', (m) => m.id === back.message.id);
 
   // Receipts from node 2 move the status seen on node 1.
   const delivered = await emitAck(b2, 'message:delivered', { messageId: id, senderId: a.user.id });
@@ -100,6 +107,8 @@ test('clients on different nodes exchange every event of the contract', async ()
   await settle();
   assert.equal(receivedEvents(b2, 'message:received', (m) => m.id === id).length, 1);
   assert.equal(receivedEvents(b3, 'message:received', (m) => m.id === id).length, 1);
+  assert.equal(receivedEvents(b3, 'message:received', (m) => m.id === back.message.id).length, 0, 'not to the sending session');
+  assert.equal(receivedEvents(b2, 'message:received', (m) => m.id === back.message.id).length, 1);
 
   // A session that goes away while typing: the node it was on clears the
   // indicator for the partner on another node.
@@ -118,13 +127,7 @@ test('a session joining on one node while another node sends gets each message o
   // Keep sending from node 1 while Bob connects over and over on nodes 2 and 3:
   // a message committed just before a join and broadcast just after it must
   // come either from the backlog or live, never both.
-  let sending = true;
-  const pump = (async () => {
-    for (let i = 0; sending && i < 100000; i += 4) {
-      await Promise.all([0, 1, 2, 3].map((k) =>
-        emitAck(sa, 'message:send', { recipientId: b.user.id, content: `join ${i + k}` })));
-    }
-  })();
+  const stopSending = keepSending(sa, b.user.id, 'join');
   try {
     for (let round = 0; round < 20; round += 1) {
       const sb = await connect(round % 2 ? n3 : n2, b.token);
@@ -138,8 +141,7 @@ test('a session joining on one node while another node sends gets each message o
       sb.close();
     }
   } finally {
-    sending = false;
-    await pump.catch(() => {});
+    await stopSending();
     sa.close();
   }
 });

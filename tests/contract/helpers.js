@@ -235,6 +235,24 @@ export function emitAck(socket, event, ...args) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Keeps `socket` sending messages to `recipientId`, four at a time, each
+ * waiting for its ack; the returned function stops and waits for the last ones.
+ */
+export function keepSending(socket, recipientId, prefix) {
+  let sending = true;
+  const pump = (async () => {
+    for (let i = 0; sending; i += 4) {
+      await Promise.all([0, 1, 2, 3].map((k) =>
+        emitAck(socket, 'message:send', { recipientId, content: `${prefix} ${i + k}` })));
+    }
+  })();
+  return async () => {
+    sending = false;
+    await pump.catch(() => {});
+  };
+}
+
 /** Lets in-flight events arrive before asserting that something did not. */
 export const settle = () => sleep(300);
 

@@ -50,6 +50,19 @@ for (const transport of TRANSPORTS) {
       close();
     });
 
+    test('the longest content (10,000 characters, many bytes each) arrives intact', async () => {
+      // Far larger than a session's initial WebSocket read buffer (512 bytes).
+      const { b, a1, b1, close } = await setup();
+      const content = 'é€😀'.repeat(3333) + 'x';
+      assert.equal([...content].length, 10000);
+      const ack = await emitAck(a1, 'message:send', { recipientId: b.user.id, content });
+      assert.equal(ack.ok, true, JSON.stringify(ack.error));
+      assert.equal(ack.message.content, content);
+      const got = await waitFor(b1, 'message:received', (m) => m.id === ack.message.id);
+      assert.equal(got.content, content);
+      close();
+    });
+
     test('a repeated clientMessageId returns the stored message and stores nothing new', async () => {
       const { b, a1, b1, close } = await setup();
       const payload = { recipientId: b.user.id, content: 'once', clientMessageId: 'c-1' };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  TRANSPORTS, TS_RE, api, connect, emitAck, receivedEvents, register, settle, sleep, startServer, waitFor,
+  TRANSPORTS, TS_RE, api, connect, emitAck, keepSending, receivedEvents, register, settle, sleep, startServer, waitFor,
 } from './helpers.js';
 
 let server;
@@ -125,17 +125,9 @@ test('a session connecting while messages arrive gets each of them exactly once'
   const a = await register(server, 'race');
   const b = await register(server, 'race');
   const sa = await connect(server, a.token);
-  const sent = new Set();
   // Keep sending while the recipient connects over and over: each message is
   // either in the backlog or live, never both.
-  let sending = true;
-  const pump = (async () => {
-    for (let i = 0; sending && i < 3000; i += 4) {
-      const acks = await Promise.all([0, 1, 2, 3].map((k) =>
-        emitAck(sa, 'message:send', { recipientId: b.user.id, content: `race ${i + k}` })));
-      for (const ack of acks) sent.add(ack.message.id);
-    }
-  })();
+  const stopSending = keepSending(sa, b.user.id, 'race');
   try {
     for (let round = 0; round < 15; round += 1) {
       const sb = await connect(server, b.token);
@@ -145,8 +137,7 @@ test('a session connecting while messages arrive gets each of them exactly once'
       sb.close();
     }
   } finally {
-    sending = false;
-    await pump.catch(() => {});
+    await stopSending();
     sa.close();
   }
 });

@@ -85,6 +85,7 @@ pub async fn start(
         None => None,
     };
     let peers = roster.is_some().then(|| bus.clone());
+    let clustered = peers.is_some();
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
         .max_buffer_size(SEND_BUFFER_PACKETS)
@@ -144,15 +145,15 @@ pub async fn start(
         }
     });
     // With several nodes: this node's lease, and the reaping of dead nodes.
-    let heartbeat = tokio::spawn({
+    let heartbeat = clustered.then(|| {
         let chat = chat.clone();
-        async move {
+        tokio::spawn(async move {
             let mut tick = tokio::time::interval(roster::HEARTBEAT);
             loop {
                 tick.tick().await;
                 chat.cluster_tick().await;
             }
-        }
+        })
     });
     let task = tokio::spawn(async move {
         let signal = async move {
@@ -179,9 +180,8 @@ pub async fn start(
         housekeeping.abort();
         // Disconnect handlers write lastSeen; let them finish before the writer stops.
         chat.sessions_drained(Duration::from_secs(5)).await;
-        heartbeat.abort();
-        if let Some(relay) = relay {
-            relay.abort();
+        for task in [heartbeat, relay].into_iter().flatten() {
+            task.abort();
         }
         chat.retire().await;
         store.close().await;
@@ -265,21 +265,19 @@ const SESSION_HEADERS: [header::HeaderName; 6] = [
 /// cookies, user agent and language would otherwise be kept (twice) too.
 /// CORS has already seen the whole request by then.
 fn detach_head<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
-    use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+    use axum::http::{HeaderMap, HeaderValue, Uri};
     if !req.uri().path().starts_with("/socket.io") {
         return req;
     }
     let shared = std::mem::take(req.headers_mut());
     let mut own = HeaderMap::with_capacity(SESSION_HEADERS.len());
+    // The kept names are standard ones (static, nothing borrowed); values are copied.
     for (name, value) in shared
         .iter()
         .filter(|(name, _)| SESSION_HEADERS.contains(name))
     {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            own.append(name, value);
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            own.append(name.clone(), value);
         }
     }
     *req.headers_mut() = own;

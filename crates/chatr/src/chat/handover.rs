@@ -89,25 +89,21 @@ impl Handover {
         self.open.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Whether some session of `user` on this node is catching up (hold
-    /// [`Self::delivering`] so that the answer holds while emitting).
-    pub fn anyone_catching(&self, user: Uuid) -> bool {
-        self.open.load(Ordering::SeqCst) > 0 && self.catching().contains_key(&user)
-    }
-
-    /// A live delivery of `message` to `user`: the sessions catching up that
-    /// have not had it yet, now claimed for them.
-    pub fn claim_live(&self, user: Uuid, message: Uuid) -> Vec<Sid> {
+    /// A live delivery of `message` to `user` (hold [`Self::delivering`] so
+    /// that the answer holds while emitting): `None` when no session of the
+    /// user is catching up, else those that have not had it yet, now claimed
+    /// for them (the room-wide emit leaves out all that are catching up).
+    pub fn claim_live(&self, user: Uuid, message: Uuid) -> Option<Vec<Sid>> {
         if self.open.load(Ordering::SeqCst) == 0 {
-            return Vec::new();
+            return None;
         }
         let mut catching = self.catching();
-        let Some(list) = catching.get_mut(&user) else {
-            return Vec::new();
-        };
-        list.iter_mut()
-            .filter_map(|c| c.claimed.insert(message).then_some(c.sid))
-            .collect()
+        let list = catching.get_mut(&user)?;
+        Some(
+            list.iter_mut()
+                .filter_map(|c| c.claimed.insert(message).then_some(c.sid))
+                .collect(),
+        )
     }
 
     /// The backlog is about to emit `message` to session `sid`: false when a
@@ -166,30 +162,28 @@ mod tests {
         let h = Handover::default();
         let (user, sid) = (Uuid::new_v4(), Sid::new());
         let (live_first, backlog_first) = (Uuid::new_v4(), Uuid::new_v4());
-        assert!(
-            h.claim_live(user, live_first).is_empty(),
-            "nobody catching up"
-        );
+        assert_eq!(h.claim_live(user, live_first), None, "nobody catching up");
         h.start(user, sid);
-        assert!(h.anyone_catching(user));
-        assert_eq!(h.claim_live(user, live_first), vec![sid]);
+        assert_eq!(h.claim_live(user, live_first), Some(vec![sid]));
         assert!(
             !h.claim_backlog(user, sid, live_first),
             "already had it live"
         );
         assert!(h.claim_backlog(user, sid, backlog_first));
-        assert!(
-            h.claim_live(user, backlog_first).is_empty(),
-            "already had it from the backlog"
+        assert_eq!(
+            h.claim_live(user, backlog_first),
+            Some(vec![]),
+            "already had it from the backlog (and still catching up)"
         );
         assert!(h.backlog_done(user, sid, HashSet::from([backlog_first])));
-        assert!(
-            h.claim_live(user, backlog_first).is_empty(),
+        assert_eq!(
+            h.claim_live(user, backlog_first),
+            Some(vec![]),
             "still remembered after the backlog"
         );
         h.stop(user, sid);
         h.stop(user, sid);
-        assert!(!h.anyone_catching(user));
+        assert_eq!(h.claim_live(user, Uuid::new_v4()), None, "stopped");
         assert!(
             h.claim_backlog(user, sid, Uuid::new_v4()),
             "a session no longer catching up takes all"
@@ -202,7 +196,7 @@ mod tests {
         let (user, first, second) = (Uuid::new_v4(), Sid::new(), Sid::new());
         h.start(user, first);
         let early = Uuid::new_v4();
-        assert_eq!(h.claim_live(user, early), vec![first]);
+        assert_eq!(h.claim_live(user, early), Some(vec![first]));
         h.start(user, second);
         assert!(
             h.claim_backlog(user, second, early),

@@ -407,10 +407,7 @@ impl Chat {
             }
         }
         self.deliver_live(origin, &message).await;
-        if self.0.notify.shared() {
-            let message = Box::new(Message::clone(&message));
-            self.0.notify.relay(Relay::Received { message }).await;
-        }
+        self.0.notify.relay_received(&message).await;
         self.0.notify.status(sender, message.id, Status::Sent).await;
         Ok(Arc::unwrap_or_clone(message))
     }
@@ -420,12 +417,12 @@ impl Chat {
     pub async fn deliver_live(&self, origin: Option<&Socket>, message: &Message) {
         let recipient = message.recipient_id;
         let _delivering = self.0.handover.delivering(recipient).await;
-        let catching = self.0.handover.anyone_catching(recipient);
+        let catching = self.0.handover.claim_live(recipient, message.id);
         self.0
             .notify
-            .message_received(origin, message, catching)
+            .message_received(origin, message, catching.is_some())
             .await;
-        for sid in self.0.handover.claim_live(recipient, message.id) {
+        for sid in catching.unwrap_or_default() {
             self.0.notify.message_received_by(sid, message);
         }
     }

@@ -201,6 +201,15 @@ impl Notify {
         }
     }
 
+    /// Hands a stored message to the other nodes, which deliver it to their
+    /// own sessions (a lone node copies nothing).
+    pub async fn relay_received(&self, message: &Message) {
+        if self.shared() {
+            let message = Box::new(message.clone());
+            self.relay(Relay::Received { message }).await;
+        }
+    }
+
     /// A relay from another node; `None` for this node's own (already acted
     /// on) and for undecodable ones.
     pub fn relayed(&self, bytes: &[u8]) -> Option<Relay> {
