@@ -55,6 +55,10 @@ pub struct Config {
     /// `normal` survives a process crash (WAL); `full` also survives power loss.
     #[arg(long, env = "CHATR_SQLITE_SYNCHRONOUS", default_value = "normal")]
     pub sqlite_synchronous: Synchronous,
+
+    /// Threads serving connections; default: one per core less one, at least one.
+    #[arg(long, env = "CHATR_WORKER_THREADS")]
+    pub worker_threads: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -70,6 +74,22 @@ pub enum Synchronous {
 }
 
 impl Config {
+    /// The async runtime's threads in effect. The SQLite writer commits on a
+    /// thread of its own and the kernel's network work needs CPU too: on two
+    /// cores one worker gave ~15 % less CPU per message and a higher clean
+    /// rate than two (docs/benchmarks.md, round 5), since two workers hand
+    /// tasks and wake-ups to each other.
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads.map_or_else(
+            || {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().saturating_sub(1))
+                    .max(1)
+            },
+            std::num::NonZeroUsize::get,
+        )
+    }
+
     /// The database URL in effect: the explicit one, or SQLite in the data dir.
     pub fn database_url(&self) -> String {
         match &self.database_url {
@@ -92,6 +112,7 @@ impl Config {
             rate_limits: RateLimits::Off,
             cors_origins: Vec::new(),
             sqlite_synchronous: Synchronous::Normal,
+            worker_threads: None,
         }
     }
 }
@@ -116,6 +137,7 @@ impl fmt::Debug for Config {
             .field("rate_limits", &self.rate_limits)
             .field("cors_origins", &self.cors_origins)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("worker_threads", &self.worker_threads())
             .finish()
     }
 }
@@ -150,5 +172,16 @@ mod tests {
             shown.contains("postgres://chatr:<redacted>@db:5432/chatr"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn worker_threads_default_to_a_core_less_one_and_can_be_set() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let config = Config::try_parse_from(["chatr"]).expect("defaults parse");
+        assert_eq!(config.worker_threads(), cores.saturating_sub(1).max(1));
+        let config =
+            Config::try_parse_from(["chatr", "--worker-threads", "3"]).expect("a count parses");
+        assert_eq!(config.worker_threads(), 3);
+        assert!(Config::try_parse_from(["chatr", "--worker-threads", "0"]).is_err());
     }
 }
