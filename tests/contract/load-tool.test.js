@@ -33,7 +33,7 @@ test('chatr-load chat delivers and confirms every message it sends', async () =>
 test('chatr-load conns and storm open, measure and recover sessions', async () => {
   const server = await startServer();
   try {
-    const c = run(server, ['conns', '--sessions', '100', '--users', '5']);
+    const c = run(server, ['conns', '--sessions', '100', '--users', '5', '--settle', '0']);
     assert.equal(c.sessions, 100);
     assert.equal(c.failed, 0);
     const s = run(server, ['storm', '--sessions', '100', '--users', '5', '--messages', '20']);

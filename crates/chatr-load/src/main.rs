@@ -45,6 +45,13 @@ enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 200)]
         parallel: usize,
+        /// Seconds to wait after creating the accounts before the first RSS
+        /// sample: a server may give back the memory of its logins late
+        /// (tokio ends blocking threads idle for 10 s, and with them the
+        /// memory of the password hashes they computed), which would bend
+        /// the slope between the two samples.
+        #[arg(long, default_value_t = 12.0)]
+        settle: f64,
     },
     /// P pairs at R messages/s in total for S seconds.
     Chat {
@@ -125,8 +132,12 @@ async fn main() -> ExitCode {
                 sessions,
                 users,
                 parallel,
+                settle,
             } => match http::register_many(server, users.max(1), 8).await {
                 Ok(accounts) => {
+                    if pid.is_some() {
+                        tokio::time::sleep(Duration::from_secs_f64(settle.max(0.0))).await;
+                    }
                     conns::conns(server, pid, &accounts, sessions, parallel).await;
                     Ok(())
                 }
