@@ -31,6 +31,9 @@ const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 16_384 };
 /// few frames a pass may copy for the writer to be asked to finish.
 const CATCH_UP_PASSES: usize = 4;
 const LITTLE_LEFT: i64 = 512;
+/// A log file larger than this is cut back once the writer has been idle for
+/// a whole checkpoint interval with everything copied (see `checkpoints`).
+const SHRINK_ABOVE_BYTES: u64 = if cfg!(test) { 256 << 10 } else { 16 << 20 };
 
 /// Opens the write connection on its own thread and starts the checkpointer.
 pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<mpsc::Sender<Job>> {
@@ -83,7 +86,7 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
     .map_err(db)?;
     // No `journal_size_limit`: cutting the log file back at a restart waits
     // for its pages' write-back inside a commit (p99 3× at 3,000 messages/s).
-    // The file stays at its high-water mark, about RESTART_FRAMES pages.
+    // The checkpointer cuts it back instead, when the writer is idle.
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -279,7 +282,8 @@ fn finish_checkpoint(conn: &Connection) {
 
 /// Copies the WAL back into the database, off the commit path: a PASSIVE
 /// checkpoint runs beside the writer without blocking it. When the log has
-/// grown long it asks the writer to finish the job between two transactions.
+/// grown long it asks the writer to finish the job between two transactions;
+/// when a busy spell is over it cuts the log file back to nothing.
 fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool) {
     let conn = match Connection::open(path) {
         Ok(conn) => conn,
@@ -289,27 +293,67 @@ fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool)
         }
     };
     let _ = conn.busy_timeout(Duration::from_secs(1));
+    let wal_file = wal_path(path);
+    let mut previous = None;
     while alive.upgrade().is_some_and(|tx| !tx.is_closed()) {
         std::thread::sleep(CHECKPOINT_EVERY);
         let mut copied_before = 0;
+        let mut seen = None;
         for _ in 0..CATCH_UP_PASSES {
-            match conn.query_row("pragma wal_checkpoint(passive)", [], |r| {
+            let pass = conn.query_row("pragma wal_checkpoint(passive)", [], |r| {
                 Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            }) {
-                Ok((log, _)) if log <= RESTART_FRAMES => break,
-                // Each pass copies what the writer added during the one before;
-                // once that is little, the writer's own pass is short.
-                Ok((_, copied)) if copied - copied_before < LITTLE_LEFT => {
-                    restart.store(true, Ordering::Relaxed);
-                    break;
-                }
-                Ok((_, copied)) => copied_before = copied,
+            });
+            let (log, copied) = match pass {
+                Ok(pass) => pass,
                 Err(e) => {
                     tracing::warn!(error = %e, "checkpoint failed");
                     break;
                 }
+            };
+            // Nothing written for a whole interval and all of it copied: the
+            // busy spell is over, and a TRUNCATE checkpoint, which holds the
+            // writer back while it runs, costs nobody anything now.
+            let idle = log == copied && previous == Some(log);
+            seen = Some(log);
+            if idle {
+                if log > 0 && file_len(&wal_file) > SHRINK_ABOVE_BYTES {
+                    shrink(&conn);
+                }
+                break;
             }
+            if log <= RESTART_FRAMES {
+                break;
+            }
+            // Each pass copies what the writer added during the one before;
+            // once that is little, the writer's own pass is short.
+            if copied - copied_before < LITTLE_LEFT {
+                restart.store(true, Ordering::Relaxed);
+                break;
+            }
+            copied_before = copied;
         }
+        previous = seen;
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+fn shrink(conn: &Connection) {
+    match conn.query_row("pragma wal_checkpoint(truncate)", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(0) => tracing::debug!("log file cut back after a busy spell"),
+        // Busy: a write began meanwhile; the file is cut back after the next spell.
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cutting the log file back failed"),
     }
 }
 
@@ -342,15 +386,25 @@ mod tests {
             tx.send(Job::LastSeen { user, at, reply }).await.unwrap();
             answer.await.unwrap().unwrap();
         }
-        let wal = std::fs::metadata(path.with_extension("db-wal"))
-            .unwrap()
-            .len();
+        let wal_file = wal_path(&path);
+        let wal = file_len(&wal_file);
         // Each commit appends at least one page; a log never restarted would
         // hold all of them.
         let never_restarted = COMMITS as u64 * 4096;
         assert!(
             wal < never_restarted / 4,
             "the log holds {wal} bytes after {COMMITS} commits"
+        );
+        // Once the stream stops, the file itself is cut back.
+        let mut waited = Duration::ZERO;
+        while file_len(&wal_file) > SHRINK_ABOVE_BYTES && waited < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        assert!(
+            file_len(&wal_file) <= SHRINK_ABOVE_BYTES,
+            "the idle log file still holds {} bytes",
+            file_len(&wal_file)
         );
         let (done, stopped) = oneshot::channel();
         tx.send(Job::Shutdown(done)).await.unwrap();
