@@ -1,5 +1,6 @@
 // Test harness: starts a real chatr binary on a free port with its own data
 // directory, and speaks to it like clients do (fetch + socket.io-client v4).
+import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -251,6 +252,27 @@ export function keepSending(socket, recipientId, prefix) {
     sending = false;
     await pump.catch(() => {});
   };
+}
+
+/**
+ * Connects a recipient `rounds` times with `open(round)` while messages keep
+ * arriving for it, and checks that each session gets every message at most
+ * once (from its backlog or live, never both). With `acknowledge`, each
+ * session acknowledges what it gets and waits for a first message, so that
+ * the backlogs stay short and every round sees the hand-over.
+ */
+export async function assertEachOnceAcrossJoins(rounds, open, { acknowledge = false } = {}) {
+  for (let round = 0; round < rounds; round += 1) {
+    const s = await open(round);
+    if (acknowledge) {
+      s.on('message:received', (m) => s.emit('message:delivered', { messageId: m.id, senderId: m.senderId }));
+      await waitFor(s, 'message:received');
+    }
+    await sleep(150);
+    const ids = receivedEvents(s, 'message:received').map((m) => m.id);
+    assert.equal(new Set(ids).size, ids.length, `round ${round}: a message arrived twice`);
+    s.close();
+  }
 }
 
 /** Lets in-flight events arrive before asserting that something did not. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  TRANSPORTS, TS_RE, api, connect, emitAck, keepSending, receivedEvents, register, settle, sleep, startServer, waitFor,
+  TRANSPORTS, TS_RE, api, assertEachOnceAcrossJoins, connect, emitAck, keepSending, receivedEvents, register, settle, startServer, waitFor,
 } from './helpers.js';
 
 let server;
@@ -129,13 +129,7 @@ test('a session connecting while messages arrive gets each of them exactly once'
   // either in the backlog or live, never both.
   const stopSending = keepSending(sa, b.user.id, 'race');
   try {
-    for (let round = 0; round < 15; round += 1) {
-      const sb = await connect(server, b.token);
-      await sleep(150);
-      const ids = receivedEvents(sb, 'message:received').map((m) => m.id);
-      assert.equal(new Set(ids).size, ids.length, `round ${round}: a message arrived twice`);
-      sb.close();
-    }
+    await assertEachOnceAcrossJoins(15, () => connect(server, b.token));
   } finally {
     await stopSending();
     sa.close();

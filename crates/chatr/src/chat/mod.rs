@@ -18,7 +18,7 @@ use std::sync::{
 };
 use std::time::Duration;
 
-use socketioxide::socket::DisconnectReason;
+use socketioxide::socket::{DisconnectReason, Sid};
 use uuid::Uuid;
 
 use crate::clock;
@@ -588,7 +588,7 @@ impl Chat {
     }
 
     /// The session gets live messages with the user's other sessions again.
-    async fn stop_catching_up(&self, user: Uuid, sid: socketioxide::socket::Sid) {
+    async fn stop_catching_up(&self, user: Uuid, sid: Sid) {
         let _changing = self.0.handover.changing(user).await;
         if let Some(socket) = self.0.notify.socket(sid) {
             socket.leave(catching_room(user));
@@ -604,7 +604,7 @@ impl Chat {
     }
 
     /// Forgets a session that is gone, whether or not it was still catching up.
-    pub fn abandon_backlog(&self, user: Uuid, sid: socketioxide::socket::Sid) {
+    pub fn abandon_backlog(&self, user: Uuid, sid: Sid) {
         self.0.handover.stop(user, sid);
     }
 

@@ -158,10 +158,10 @@ impl Notify {
         ];
         let op = match origin {
             Some(socket) => socket.to(rooms),
-            None => match self.io.of("/") {
-                Some(ns) => ns.to(rooms),
-                None => return,
-            },
+            None => {
+                let Some(ns) = self.ns() else { return };
+                ns.to(rooms)
+            }
         };
         let op = if skip_catching {
             op.except(catching_room(message.recipient_id))
