@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -91,7 +91,7 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
     Ok(conn)
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, restart: &AtomicBool) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, restart: &AtomicBool) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pending = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
@@ -109,7 +109,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, restart: &AtomicBool) 
             std::thread::sleep(LINGER);
             drain(&mut rx, &mut batch);
         }
-        let committed = match apply(&mut conn, batch.drain(..), &mut pending, &mut stop) {
+        let committed = match apply(&conn, batch.drain(..), &mut pending, &mut stop) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, "write transaction failed");
@@ -142,13 +142,15 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
 }
 
 fn apply(
-    conn: &mut Connection,
+    conn: &Connection,
     jobs: impl Iterator<Item = Job>,
     pending: &mut Vec<Pending>,
     stop: &mut Option<oneshot::Sender<()>>,
 ) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+    // BEGIN and COMMIT are cached statements too: rusqlite's `Transaction`
+    // parses both again for every commit.
+    conn.prepare_cached("begin immediate")
+        .and_then(|mut st| st.execute([]))
         .map_err(db)?;
     for job in jobs {
         // A statement that fails rolls back only itself in SQLite; the others commit.
@@ -158,7 +160,7 @@ fn apply(
                 ensure_contact,
                 reply,
             } => {
-                let r = insert(&tx, &message, ensure_contact);
+                let r = insert(conn, &message, ensure_contact);
                 pending.push(Pending::Insert(reply, r));
             }
             Job::Receipt {
@@ -167,11 +169,11 @@ fn apply(
                 decide,
                 reply,
             } => {
-                let r = receipt(&tx, id, read_at, decide);
+                let r = receipt(conn, id, read_at, decide);
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
-                let r = tx
+                let r = conn
                     .prepare_cached(LAST_SEEN)
                     .and_then(|mut st| st.execute(params![at, user.to_string()]))
                     .map(drop)
@@ -184,7 +186,17 @@ fn apply(
             }
         }
     }
-    tx.commit().map_err(db)
+    match conn
+        .prepare_cached("commit")
+        .and_then(|mut st| st.execute([]))
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // Leaves no transaction open for the next batch.
+            let _ = conn.execute_batch("rollback");
+            Err(db(e))
+        }
+    }
 }
 
 fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
