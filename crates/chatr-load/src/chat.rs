@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::http::Account;
 use crate::proc::CpuWindow;
 use crate::sio::{self, Conn, Handler, Incoming};
+use crate::timer::FineTimer;
 
 #[derive(Deserialize)]
 struct Received<'a> {
@@ -84,6 +85,62 @@ fn histogram() -> Histogram<u64> {
         .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
+/// One run's sends, each at its time (see `timer`).
+struct Schedule {
+    shared: Arc<Shared>,
+    senders: Vec<Conn>,
+    recipient_ids: Vec<String>,
+    first: u64,
+    last: u64,
+    start_ns: u64,
+    ns_per_msg: f64,
+}
+
+impl Schedule {
+    fn due(&self, seq: u64) -> u64 {
+        self.start_ns + ((seq - self.first) as f64 * self.ns_per_msg) as u64
+    }
+
+    /// Sends every message at (or as soon as possible after) its time; returns
+    /// how late the tool was to each timed one.
+    async fn run(self) -> Histogram<u64> {
+        let timer = FineTimer::new();
+        let s = &self.shared;
+        let timed_from = s.timed_from.load(Ordering::Relaxed);
+        let pairs = self.senders.len() as u64;
+        let mut lag = histogram();
+        let mut seq = self.first;
+        while seq < self.last {
+            let now = s.epoch.elapsed().as_nanos() as u64;
+            while seq < self.last && self.due(seq) <= now {
+                let intended = self.due(seq);
+                s.intended[seq as usize].store(intended, Ordering::Relaxed);
+                if seq >= timed_from {
+                    let _ = lag.record(((now - intended) / 1000).max(1));
+                }
+                let pair = (seq % pairs) as usize;
+                self.senders[pair].send(format!(
+                    "42{seq}[\"message:send\",{{\"recipientId\":\"{}\",\"content\":\"{seq}\"}}]",
+                    self.recipient_ids[pair]
+                ));
+                seq += 1;
+            }
+            if seq < self.last {
+                let now = s.epoch.elapsed().as_nanos() as u64;
+                let wait = Duration::from_nanos(self.due(seq).saturating_sub(now));
+                let fine = match &timer {
+                    Ok(t) => t.sleep(wait).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !fine {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        lag
+    }
+}
+
 /// Connected pairs, reusable for several runs (the ramp).
 pub struct Rig {
     shared: Arc<Shared>,
@@ -103,6 +160,9 @@ pub struct RunResult {
     pub lost: u64,
     pub received_us: [u64; 4],
     pub delivered_us: [u64; 4],
+    /// How late the tool itself handed messages to their connections (p50,
+    /// p99): part of every latency above, and not the server's.
+    pub lag_us: [u64; 2],
     pub server_cpu_us_per_msg: Option<f64>,
     pub own_cpu_us_per_msg: Option<f64>,
 }
@@ -142,6 +202,11 @@ impl RunResult {
             ms(self.delivered_us[2]),
             ms(self.delivered_us[3])
         );
+        println!(
+            "  the tool's own lag behind the schedule (included above): p50 {:.2} ms  p99 {:.2} ms",
+            ms(self.lag_us[0]),
+            ms(self.lag_us[1])
+        );
         let fmt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.1} µs"));
         println!(
             "  CPU per message: server {}, load tool {}",
@@ -157,6 +222,7 @@ impl RunResult {
                 "received_p999_ms": ms(self.received_us[2]), "received_max_ms": ms(self.received_us[3]),
                 "delivered_p50_ms": ms(self.delivered_us[0]), "delivered_p99_ms": ms(self.delivered_us[1]),
                 "delivered_p999_ms": ms(self.delivered_us[2]), "delivered_max_ms": ms(self.delivered_us[3]),
+                "lag_p50_ms": ms(self.lag_us[0]), "lag_p99_ms": ms(self.lag_us[1]),
                 "server_cpu_us_per_msg": self.server_cpu_us_per_msg, "tool_cpu_us_per_msg": self.own_cpu_us_per_msg,
             })
         );
@@ -302,25 +368,16 @@ impl Rig {
         );
 
         let cpu = CpuWindow::start(server_pid);
-        let start_ns = s.epoch.elapsed().as_nanos() as u64;
-        let ns_per_msg = 1e9 / rate;
-        let pairs = self.senders.len() as u64;
-        let mut seq = first;
-        while seq < last {
-            let now = s.epoch.elapsed().as_nanos() as u64;
-            let due = first + (((now - start_ns) as f64 / ns_per_msg) as u64 + 1).min(total);
-            while seq < due {
-                let intended = start_ns + ((seq - first) as f64 * ns_per_msg) as u64;
-                s.intended[seq as usize].store(intended, Ordering::Relaxed);
-                let pair = (seq % pairs) as usize;
-                self.senders[pair].send(format!(
-                    "42{seq}[\"message:send\",{{\"recipientId\":\"{}\",\"content\":\"{seq}\"}}]",
-                    self.recipient_ids[pair]
-                ));
-                seq += 1;
-            }
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
+        let plan = Schedule {
+            shared: s.clone(),
+            senders: self.senders.clone(),
+            recipient_ids: self.recipient_ids.clone(),
+            first,
+            last,
+            start_ns: s.epoch.elapsed().as_nanos() as u64,
+            ns_per_msg: 1e9 / rate,
+        };
+        let lag = plan.run().await;
         let deadline = Instant::now() + drain;
         while Instant::now() < deadline {
             let received = s.received.load(Ordering::Relaxed) - received0;
@@ -361,6 +418,7 @@ impl Rig {
             lost: total.saturating_sub(received),
             received_us: rq,
             delivered_us: dq,
+            lag_us: [lag.value_at_quantile(0.5), lag.value_at_quantile(0.99)],
             server_cpu_us_per_msg: per_msg(used.server),
             own_cpu_us_per_msg: per_msg(used.own),
         }

@@ -7,6 +7,7 @@ mod conns;
 mod http;
 mod proc;
 mod sio;
+mod timer;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
