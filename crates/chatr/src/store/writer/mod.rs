@@ -36,11 +36,13 @@ const INSERT_MESSAGE: &str = "insert into messages (id, sender_id, recipient_id,
      on conflict (sender_id, client_message_id) where client_message_id is not null do nothing";
 const INSERT_CONTACT: &str =
     "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
+// A receipt finds its message by id once; its update goes by `seq`, the
+// table's own key, instead of searching the id index a second time.
 const RECEIPT_FACTS: &str =
-    "select sender_id, recipient_id, type, status from messages where id = $1";
+    "select sender_id, recipient_id, type, status, seq from messages where id = $1";
 const RECEIPT_ADVANCE: &str =
-    "update messages set status = $1, read_at = coalesce(read_at, $2) where id = $3";
-const RECEIPT_READ_AT: &str = "update messages set read_at = $1 where id = $2 and read_at is null";
+    "update messages set status = $1, read_at = coalesce(read_at, $2) where seq = $3";
+const RECEIPT_READ_AT: &str = "update messages set read_at = $1 where seq = $2 and read_at is null";
 const LAST_SEEN: &str = "update users set last_seen = $1 where id = $2";
 
 /// A missing duration is bound as this number and stored as NULL (`nullif`):

@@ -146,20 +146,21 @@ async fn receipt(
         row.try_get::<&str, _>(2)?,
         row.try_get::<&str, _>(3)?,
     )?;
+    let seq: i64 = row.try_get(4)?;
     let changed = decide(&stored)?;
     match changed {
         Some(next) => {
             sqlx::query(RECEIPT_ADVANCE)
                 .bind(next.as_str())
                 .bind(read_at)
-                .bind(&key)
+                .bind(seq)
                 .execute(&mut **tx)
                 .await?;
         }
         None if read_at.is_some() => {
             sqlx::query(RECEIPT_READ_AT)
                 .bind(read_at)
-                .bind(&key)
+                .bind(seq)
                 .execute(&mut **tx)
                 .await?;
         }

@@ -244,26 +244,26 @@ fn receipt(
     decide: Decide,
 ) -> Result<Receipted> {
     let key = id.to_string();
-    let facts: Option<(String, String, String, String)> = conn
+    let facts: Option<(String, String, String, String, i64)> = conn
         .prepare_cached(RECEIPT_FACTS)
         .and_then(|mut st| {
             st.query_row(params![key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()
         })
         .map_err(db)?;
-    let (sender, recipient, kind, status) =
+    let (sender, recipient, kind, status, seq) =
         facts.ok_or_else(|| Error::not_found("message not found"))?;
     let stored = stored(&sender, &recipient, &kind, &status)?;
     let changed = decide(&stored)?;
     match changed {
         Some(next) => conn
             .prepare_cached(RECEIPT_ADVANCE)
-            .and_then(|mut st| st.execute(params![next.as_str(), read_at, key])),
+            .and_then(|mut st| st.execute(params![next.as_str(), read_at, seq])),
         None if read_at.is_some() => conn
             .prepare_cached(RECEIPT_READ_AT)
-            .and_then(|mut st| st.execute(params![read_at, key])),
+            .and_then(|mut st| st.execute(params![read_at, seq])),
         None => Ok(0),
     }
     .map_err(db)?;
