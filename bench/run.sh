@@ -57,7 +57,7 @@ run_all() {
       "chat --pairs 50 --rate $CHAT_RATE --seconds $CHAT_SECONDS" \
       "conns --sessions $SESSIONS --users 100" \
       "storm --sessions $STORM --users 100 --messages 200" \
-      "ramp --pairs 50 --start 1000 --factor 1.4 --step-seconds 4"; do
+      "ramp --pairs 50 --start 500 --factor 1.4 --step-seconds 4"; do
     $starter
     echo "== $name: chatr-load $scenario"
     # shellcheck disable=SC2086
