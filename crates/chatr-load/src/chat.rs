@@ -112,8 +112,11 @@ impl Schedule {
         let mut seq = self.first;
         while seq < self.last {
             let now = s.epoch.elapsed().as_nanos() as u64;
-            while seq < self.last && self.due(seq) <= now {
+            while seq < self.last {
                 let intended = self.due(seq);
+                if intended > now {
+                    break;
+                }
                 s.intended[seq as usize].store(intended, Ordering::Relaxed);
                 if seq >= timed_from {
                     let _ = lag.record(((now - intended) / 1000).max(1));
