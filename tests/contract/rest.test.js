@@ -257,6 +257,14 @@ describe('conversations and history', () => {
     assert.deepEqual(ack, { ok: true, status: 'read' });
     res = await api(server, 'GET', '/api/messages/conversations', { token: c.token });
     assert.equal(res.body[0].unreadCount, 1);
+    // The receipt moved the message it names, and only that one.
+    const hist = await api(server, 'GET', `/api/messages/history?recipientId=${a.user.id}`, { token: c.token });
+    const byId = new Map(hist.body.map((m) => [m.id, m]));
+    assert.equal(byId.get(last.id).status, 'read');
+    assert.match(byId.get(last.id).readAt, TS_RE);
+    const other = hist.body.find((m) => m.id !== last.id);
+    assert.notEqual(other.status, 'read');
+    assert.equal(other.readAt, null);
     sa.close(); sc.close();
   });
 });
