@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web test test-rust test-contract test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
+.PHONY: build run web test test-rust test-protocol test-contract test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -21,10 +21,15 @@ $(WEB)/node_modules/.installed: $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-test: test-rust test-contract test-web test-postgres test-cluster
+test: test-rust test-protocol test-contract test-web test-postgres test-cluster
 
 test-rust:
 	$(CARGO) test --workspace --locked
+
+# The official Engine.IO and Socket.IO protocol suites against the engine's
+# fixture server (it takes port 3000, as the suites expect).
+test-protocol:
+	bash scripts/protocol-suites.sh
 
 # The contract suite drives the debug binary with the official socket.io-client.
 test-contract: $(CONTRACT)/node_modules/.installed web

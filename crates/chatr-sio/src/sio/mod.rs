@@ -1,0 +1,637 @@
+//! Socket.IO v5 on top of Engine.IO: namespaces, CONNECT with an auth
+//! payload, events with acknowledgements and binary attachments, rooms with
+//! broadcasts serialised once.
+
+mod packet;
+mod rooms;
+mod socket;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderName, Request, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::eio::{self, Body, CloseReason, Dispatch, Engine, Message, Session};
+use crate::sid::Sid;
+use packet::Kind;
+use rooms::Rooms;
+pub(crate) use socket::SocketInner;
+pub use socket::{DisconnectReason, Socket};
+
+/// What an application does with its sockets.
+pub trait Handler: Send + Sync + Sized + 'static {
+    /// What the application keeps per socket (see [`Socket::data`]).
+    type Data: Send + Sync + 'static;
+    /// How the application names its rooms.
+    type Room: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static;
+
+    /// A client asks to join `socket.namespace()` with this auth payload.
+    /// `Ok` accepts it (the client learns it is connected once this returns,
+    /// and no event of it is handled before); `Err` refuses it.
+    fn connect(
+        &self,
+        socket: Socket<Self>,
+        auth: Option<serde_json::Value>,
+    ) -> impl Future<Output = Result<Self::Data, ConnectError>> + Send + 'static;
+
+    /// The client has been told it is connected.
+    fn connected(&self, _socket: Socket<Self>) -> impl Future<Output = ()> + Send + 'static {
+        std::future::ready(())
+    }
+
+    /// An event from the client.
+    fn event(
+        &self,
+        socket: Socket<Self>,
+        event: Event,
+    ) -> impl Future<Output = ()> + Send + 'static;
+
+    /// The socket is gone; called once for every accepted socket.
+    fn disconnected(
+        &self,
+        socket: Socket<Self>,
+        reason: DisconnectReason,
+    ) -> impl Future<Output = ()> + Send + 'static;
+}
+
+/// A refusal of a CONNECT: the client's `connect_error` gets this message.
+#[derive(Clone, Debug)]
+pub struct ConnectError {
+    pub message: String,
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+}
+
+/// An event from a client: its name, its arguments (parsed on demand), the
+/// acknowledgement it asks for, and its binary attachments.
+pub struct Event {
+    pub name: String,
+    text: String,
+    args: Box<[(u32, u32)]>,
+    /// The id to answer with [`Socket::ack`], when the client wants an answer.
+    pub ack: Option<u64>,
+    pub attachments: Vec<Bytes>,
+}
+
+impl Event {
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
+    }
+
+    /// The JSON text of argument `i` (after the name).
+    pub fn raw_arg(&self, i: usize) -> Option<&str> {
+        let (a, b) = *self.args.get(i)?;
+        self.text.get(a as usize..b as usize)
+    }
+
+    /// Argument `i` as a `T`; `None` when there is no such argument.
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Option<Result<T, serde_json::Error>> {
+        self.raw_arg(i).map(serde_json::from_str)
+    }
+
+    /// Every argument after the name, as JSON joined by commas.
+    pub fn raw_args(&self) -> &str {
+        match (self.args.first(), self.args.last()) {
+            (Some((a, _)), Some((_, b))) => self.text.get(*a as usize..*b as usize).unwrap_or(""),
+            _ => "",
+        }
+    }
+}
+
+/// An outgoing packet, serialised once however many sockets it reaches.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    text: Bytes,
+    attachments: Vec<Bytes>,
+}
+
+impl Packet {
+    /// The packet's text as it goes on the wire (Engine.IO type included).
+    pub fn text(&self) -> &Bytes {
+        &self.text
+    }
+
+    /// A packet from its wire text (as [`Packet::text`] gave it).
+    pub fn from_text(text: Bytes) -> Self {
+        Self {
+            text,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// A namespace a session joined, and its socket once the connect is accepted.
+type Joined<H> = (Arc<NspInner<H>>, Option<Socket<H>>);
+
+/// What a session keeps for Socket.IO.
+pub struct SessionState<H: Handler> {
+    /// Sockets per namespace; `None` while the namespace's connect runs.
+    sockets: Vec<Joined<H>>,
+    /// A binary packet waiting for its attachments.
+    binary: Option<Pending>,
+}
+
+impl<H: Handler> Default for SessionState<H> {
+    fn default() -> Self {
+        Self {
+            sockets: Vec::new(),
+            binary: None,
+        }
+    }
+}
+
+struct Pending {
+    kind: Kind,
+    nsp: String,
+    id: Option<u64>,
+    data: String,
+    expected: usize,
+    size: usize,
+    attachments: Vec<Bytes>,
+}
+
+pub(crate) struct NspInner<H: Handler> {
+    name: Box<str>,
+    sockets: Mutex<HashMap<Sid, Socket<H>>>,
+    rooms: Rooms<H>,
+}
+
+impl<H: Handler> NspInner<H> {
+    fn forget(&self, id: Sid) {
+        self.sockets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+}
+
+/// The Engine.IO protocol that is Socket.IO, for handler `H`.
+pub struct Proto<H: Handler> {
+    handler: Arc<H>,
+    namespaces: HashMap<Box<str>, Arc<NspInner<H>>>,
+    config: Config,
+}
+
+type Sess<H> = Arc<Session<Proto<H>>>;
+
+impl<H: Handler> eio::Protocol for Proto<H> {
+    type State = SessionState<H>;
+
+    fn message(&self, session: &Sess<H>, message: Message<'_>) -> Result<Dispatch, CloseReason> {
+        match message {
+            Message::Text(text) => {
+                if session.with_state(|s| s.binary.is_some()) {
+                    return Err(CloseReason::ProtocolError);
+                }
+                let p = packet::parse(text, self.config.max_attachments)
+                    .map_err(|_| CloseReason::ProtocolError)?;
+                if matches!(p.kind, Kind::BinaryEvent | Kind::BinaryAck) {
+                    // Handled once its attachments, the next binary messages, are in.
+                    let pending = Pending {
+                        kind: p.kind,
+                        nsp: p.nsp.to_owned(),
+                        id: p.id,
+                        data: p.data.to_owned(),
+                        expected: p.attachments,
+                        size: p.data.len(),
+                        attachments: Vec::with_capacity(p.attachments),
+                    };
+                    session.with_state(|s| s.binary = Some(pending));
+                    return Ok(Dispatch::Done);
+                }
+                self.packet(session, p.kind, p.nsp, p.id, p.data, Vec::new())
+            }
+            Message::Binary(bytes) => {
+                let complete = session.with_state(|s| {
+                    let pending = s.binary.as_mut().ok_or(CloseReason::ProtocolError)?;
+                    pending.size += bytes.len();
+                    if pending.size > self.config.max_payload {
+                        return Err(CloseReason::TooLarge);
+                    }
+                    pending.attachments.push(Bytes::copy_from_slice(bytes));
+                    Ok(if pending.attachments.len() == pending.expected {
+                        s.binary.take()
+                    } else {
+                        None
+                    })
+                })?;
+                match complete {
+                    None => Ok(Dispatch::Done),
+                    Some(p) => self.packet(session, p.kind, &p.nsp, p.id, &p.data, p.attachments),
+                }
+            }
+        }
+    }
+
+    fn closed(&self, session: &Sess<H>, reason: CloseReason) {
+        let sockets = session.with_state(|s| {
+            s.binary = None;
+            std::mem::take(&mut s.sockets)
+        });
+        for socket in sockets.into_iter().filter_map(|(_, s)| s) {
+            socket.detach();
+            tokio::spawn(
+                self.handler
+                    .disconnected(socket, DisconnectReason::Transport(reason)),
+            );
+        }
+    }
+
+    fn connect_timeout(&self) -> Option<std::time::Duration> {
+        Some(self.config.connect_timeout)
+    }
+
+    fn ready(&self, session: &Session<Self>) -> bool {
+        session.with_state(|s| !s.sockets.is_empty())
+    }
+}
+
+impl<H: Handler> Proto<H> {
+    fn packet(
+        &self,
+        session: &Sess<H>,
+        kind: Kind,
+        nsp: &str,
+        id: Option<u64>,
+        data: &str,
+        attachments: Vec<Bytes>,
+    ) -> Result<Dispatch, CloseReason> {
+        let bad = CloseReason::ProtocolError;
+        match kind {
+            Kind::Connect => self.connect(session, nsp, data),
+            Kind::Disconnect => {
+                if let Some(socket) = socket_of(session, nsp) {
+                    disconnect_socket(&socket, DisconnectReason::ClientNamespaceDisconnect);
+                }
+                Ok(Dispatch::Done)
+            }
+            Kind::Event | Kind::BinaryEvent => self.event(session, nsp, id, data, attachments),
+            Kind::Ack | Kind::BinaryAck => {
+                // Acknowledgements of server emits: none are asked for.
+                if packet::is_array(data) {
+                    Ok(Dispatch::Done)
+                } else {
+                    Err(bad)
+                }
+            }
+            Kind::ConnectError => Err(bad),
+        }
+    }
+
+    fn connect(&self, session: &Sess<H>, nsp: &str, data: &str) -> Result<Dispatch, CloseReason> {
+        let Some(ns) = self.namespaces.get(nsp).cloned() else {
+            session.send(eio::Frame::Text(packet::connect_error(
+                nsp,
+                "Invalid namespace",
+                None,
+            )));
+            return Ok(Dispatch::Done);
+        };
+        let auth = if data.is_empty() {
+            None
+        } else {
+            match serde_json::from_str::<serde_json::Value>(data) {
+                Ok(v @ serde_json::Value::Object(_)) => Some(v),
+                _ => return Err(CloseReason::ProtocolError),
+            }
+        };
+        let fresh = session.with_state(|s| {
+            if s.sockets.iter().any(|(n, _)| Arc::ptr_eq(n, &ns)) {
+                return false;
+            }
+            s.sockets.push((ns.clone(), None));
+            true
+        });
+        if !fresh {
+            return Ok(Dispatch::Done);
+        }
+        let socket = Socket(Arc::new(SocketInner {
+            id: Sid::new(),
+            nsp: ns,
+            session: session.clone(),
+            data: std::sync::OnceLock::new(),
+            rooms: Mutex::default(),
+        }));
+        let accepting = self.handler.connect(socket.clone(), auth);
+        let handler = self.handler.clone();
+        Ok(Dispatch::Before(Box::pin(async move {
+            let outcome = accepting.await;
+            finish_connect(&handler, socket, outcome).await;
+        })))
+    }
+
+    fn event(
+        &self,
+        session: &Sess<H>,
+        nsp: &str,
+        id: Option<u64>,
+        data: &str,
+        attachments: Vec<Bytes>,
+    ) -> Result<Dispatch, CloseReason> {
+        let args = packet::event_args(data).map_err(|_| CloseReason::ProtocolError)?;
+        // Events for a namespace the client has not joined are dropped, as the reference does.
+        let Some(socket) = socket_of(session, nsp) else {
+            return Ok(Dispatch::Done);
+        };
+        let event = Event {
+            name: args.name,
+            text: args.text,
+            args: args.args,
+            ack: id,
+            attachments,
+        };
+        Ok(Dispatch::Run(Box::pin(self.handler.event(socket, event))))
+    }
+}
+
+/// The connected socket of `session` on namespace `nsp`.
+fn socket_of<H: Handler>(session: &Sess<H>, nsp: &str) -> Option<Socket<H>> {
+    session.with_state(|s| {
+        s.sockets
+            .iter()
+            .find(|(n, _)| &*n.name == nsp)
+            .and_then(|(_, socket)| socket.clone())
+    })
+}
+
+/// After the handler decided on a CONNECT: the socket is registered and
+/// told, or refused and forgotten.
+async fn finish_connect<H: Handler>(
+    handler: &Arc<H>,
+    socket: Socket<H>,
+    outcome: Result<H::Data, ConnectError>,
+) {
+    let session = socket.0.session.clone();
+    let nsp = socket.0.nsp.clone();
+    let data = match outcome {
+        Ok(data) => data,
+        Err(refusal) => {
+            session.with_state(|s| s.sockets.retain(|(n, _)| !Arc::ptr_eq(n, &nsp)));
+            socket.detach();
+            session.send(eio::Frame::Text(packet::connect_error(
+                &nsp.name,
+                &refusal.message,
+                refusal.data.as_ref(),
+            )));
+            return;
+        }
+    };
+    let _ = socket.0.data.set(data);
+    // Registered under the session's lock: either the session is still open
+    // and its close will see the socket, or it closed meanwhile and this
+    // socket is told here. Never both, never neither.
+    let open =
+        session.with_state(
+            |s| match s.sockets.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &nsp)) {
+                Some(slot) => {
+                    slot.1 = Some(socket.clone());
+                    true
+                }
+                None => false,
+            },
+        ) && !session.is_closed();
+    if !open {
+        socket.detach();
+        handler
+            .disconnected(
+                socket,
+                DisconnectReason::Transport(CloseReason::TransportClose),
+            )
+            .await;
+        return;
+    }
+    nsp.sockets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(socket.id(), socket.clone());
+    // The client's handshake headers were for this first connect.
+    drop(session.take_handshake());
+    socket.send_text(packet::connected(&nsp.name, &socket.id().to_string(), None));
+    handler.connected(socket).await;
+}
+
+/// Takes a socket out of its namespace and tells the handler.
+pub(crate) fn disconnect_socket<H: Handler>(socket: &Socket<H>, reason: DisconnectReason) {
+    let session = socket.0.session.clone();
+    let (found, last) = session.with_state(|s| {
+        let before = s.sockets.len();
+        s.sockets
+            .retain(|(_, x)| x.as_ref().is_none_or(|x| x.id() != socket.id()));
+        (s.sockets.len() != before, s.sockets.is_empty())
+    });
+    if !found {
+        return;
+    }
+    socket.detach();
+    if reason == DisconnectReason::ServerNamespaceDisconnect {
+        socket.send_text(packet::disconnect(&socket.0.nsp.name));
+    }
+    let Some(engine) = session.engine() else {
+        return;
+    };
+    tokio::spawn(engine.protocol.handler.disconnected(socket.clone(), reason));
+    if last && reason == DisconnectReason::ServerNamespaceDisconnect {
+        session.close(CloseReason::ServerClose);
+    }
+}
+
+/// A namespace: its sockets and rooms.
+pub struct Nsp<H: Handler>(pub(crate) Arc<NspInner<H>>);
+
+impl<H: Handler> Clone for Nsp<H> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+/// Who a broadcast leaves out.
+pub struct Except<'a, H: Handler> {
+    pub rooms: &'a [H::Room],
+    pub socket: Option<Sid>,
+}
+
+impl<H: Handler> Default for Except<'_, H> {
+    fn default() -> Self {
+        Self {
+            rooms: &[],
+            socket: None,
+        }
+    }
+}
+
+impl<H: Handler> Nsp<H> {
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub fn socket(&self, id: Sid) -> Option<Socket<H>> {
+        self.0
+            .sockets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    pub fn sockets(&self) -> Vec<Socket<H>> {
+        self.0
+            .sockets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn sockets_in(&self, room: &H::Room) -> Vec<Socket<H>> {
+        self.0.rooms.members(room)
+    }
+
+    /// A packet of `event` with one argument, for this namespace.
+    pub fn event<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Packet, serde_json::Error> {
+        Ok(Packet {
+            text: packet::event(&self.0.name, event, data)?,
+            attachments: Vec::new(),
+        })
+    }
+
+    /// A packet of `event` with arguments given as JSON joined by commas.
+    pub fn event_raw(&self, event: &str, args: &str, attachments: Vec<Bytes>) -> Packet {
+        Packet {
+            text: packet::event_raw(&self.0.name, event, args, attachments.len()),
+            attachments,
+        }
+    }
+
+    /// Sends `packet` to every socket in any of `rooms` (each once), less `except`.
+    pub fn broadcast(&self, rooms: &[H::Room], except: Except<'_, H>, packet: &Packet) {
+        let mut skip: Vec<Sid> = except.socket.into_iter().collect();
+        for room in except.rooms {
+            skip.extend(self.0.rooms.ids(room));
+        }
+        let several = rooms.len() > 1;
+        for room in rooms {
+            self.0.rooms.each(room, |socket| {
+                if skip.contains(&socket.id()) {
+                    return;
+                }
+                socket.send(packet);
+                if several {
+                    skip.push(socket.id());
+                }
+            });
+        }
+    }
+
+    /// Every socket in `room` joins `rooms` too.
+    pub fn join_all(&self, room: &H::Room, rooms: &[H::Room]) {
+        for socket in self.0.rooms.members(room) {
+            socket.join(rooms.iter().cloned());
+        }
+    }
+}
+
+/// A Socket.IO server. Cheap to clone.
+pub struct Io<H: Handler> {
+    engine: Engine<Proto<H>>,
+}
+
+impl<H: Handler> Clone for Io<H> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+impl<H: Handler> Io<H> {
+    /// A server with namespaces `namespaces` (e.g. `["/"]`); sessions keep
+    /// the request headers named in `keep_headers` until their first connect.
+    pub fn new(
+        config: Config,
+        handler: H,
+        namespaces: &[&str],
+        keep_headers: Vec<HeaderName>,
+    ) -> Self {
+        let namespaces = namespaces
+            .iter()
+            .map(|name| {
+                let name: Box<str> = (*name).into();
+                let nsp = Arc::new(NspInner {
+                    name: name.clone(),
+                    sockets: Mutex::default(),
+                    rooms: Rooms::default(),
+                });
+                (name, nsp)
+            })
+            .collect();
+        let proto = Proto {
+            handler: Arc::new(handler),
+            namespaces,
+            config: config.clone(),
+        };
+        Self {
+            engine: Engine::new(config, proto, keep_headers),
+        }
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.engine.protocol().handler
+    }
+
+    pub fn config(&self) -> &Config {
+        self.engine.config()
+    }
+
+    pub fn of(&self, name: &str) -> Option<Nsp<H>> {
+        self.engine
+            .protocol()
+            .namespaces
+            .get(name)
+            .cloned()
+            .map(Nsp)
+    }
+
+    /// Whether `path` belongs to this server's endpoint.
+    pub fn serves(&self, path: &str) -> bool {
+        self.engine.serves(path)
+    }
+
+    /// Open connections (Engine.IO sessions).
+    pub fn session_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// Answers one HTTP request to the endpoint.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.engine.handle(req).await
+    }
+
+    /// Closes every connection; each socket's `disconnected` runs.
+    pub fn close_all(&self) {
+        self.engine.close_all(CloseReason::ServerShutdown);
+    }
+}
