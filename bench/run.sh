@@ -18,7 +18,8 @@ trap cleanup EXIT
 ulimit -n 20000 2>/dev/null || true
 
 start_chatr() {
-  PORT=3101 CHATR_DATA_DIR="$WORK/chatr" CHATR_RATE_LIMITS=off RUST_LOG=warn \
+  # 4,000 sessions of 100 users is 40 each: past the default cap of 16.
+  PORT=3101 CHATR_DATA_DIR="$WORK/chatr" CHATR_RATE_LIMITS=off CHATR_MAX_SESSIONS_PER_USER=1000 RUST_LOG=warn \
     "${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr" > "$WORK/chatr.out" 2> "$WORK/chatr.err" &
   PID=$!; PIDS+=("$PID"); ADDR=127.0.0.1:3101
   until grep -q listening "$WORK/chatr.out" 2>/dev/null; do

@@ -33,10 +33,11 @@ test('chatr-load chat delivers and confirms every message it sends', async () =>
 test('chatr-load conns and storm open, measure and recover sessions', async () => {
   const server = await startServer();
   try {
-    const c = run(server, ['conns', '--sessions', '100', '--users', '5', '--settle', '0']);
+    // Ten sessions per user: within the default cap of sixteen.
+    const c = run(server, ['conns', '--sessions', '100', '--users', '10', '--settle', '0']);
     assert.equal(c.sessions, 100);
     assert.equal(c.failed, 0);
-    const s = run(server, ['storm', '--sessions', '100', '--users', '5', '--messages', '20']);
+    const s = run(server, ['storm', '--sessions', '100', '--users', '10', '--messages', '20']);
     assert.equal(s.reconnected, 100);
     assert.equal(s.failed, 0);
     assert.equal(s.lost, 0, 'messages sent during the storm all arrived');

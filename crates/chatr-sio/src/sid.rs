@@ -33,6 +33,14 @@ impl Sid {
         }
     }
 
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
     /// A stable 64-bit digest for sharding.
     pub(crate) fn shard(self, shards: usize) -> usize {
         let mut x = [0u8; 8];

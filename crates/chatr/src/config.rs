@@ -59,6 +59,20 @@ pub struct Config {
     /// Threads serving connections; default: one per core less one, at least one.
     #[arg(long, env = "CHATR_WORKER_THREADS")]
     pub worker_threads: Option<std::num::NonZeroUsize>,
+
+    /// Simultaneous sessions (sockets) one user may have; more are refused.
+    #[arg(long, env = "CHATR_MAX_SESSIONS_PER_USER", default_value_t = 16)]
+    pub max_sessions_per_user: u32,
+
+    /// Open connections (WebSockets included); default: what the open-file
+    /// limit allows, less a reserve for the database and uploads.
+    #[arg(long, env = "CHATR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    #[arg(long, env = "CHATR_HEADER_TIMEOUT_SECS", default_value_t = 15)]
+    pub header_timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -90,6 +104,17 @@ impl Config {
         )
     }
 
+    /// The connection cap in effect: the configured one, or the open-file
+    /// limit less 256 descriptors for the database, uploads and logs.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or_else(|| {
+            let files = open_file_limit().unwrap_or(1024);
+            usize::try_from(files.saturating_sub(256))
+                .unwrap_or(usize::MAX)
+                .max(64)
+        })
+    }
+
     /// The database URL in effect: the explicit one, or SQLite in the data dir.
     pub fn database_url(&self) -> String {
         match &self.database_url {
@@ -113,6 +138,9 @@ impl Config {
             cors_origins: Vec::new(),
             sqlite_synchronous: Synchronous::Normal,
             worker_threads: None,
+            max_sessions_per_user: 16,
+            max_connections: None,
+            header_timeout_secs: 15,
         }
     }
 }
@@ -138,8 +166,33 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("worker_threads", &self.worker_threads())
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("max_connections", &self.max_connections())
+            .field("header_timeout_secs", &self.header_timeout_secs)
             .finish()
     }
+}
+
+/// The process's soft limit on open files.
+pub fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// Raises the soft limit on open files to the hard limit, so that the
+/// connection cap, not the kernel, decides when connections are refused.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+        }
+    }
+    open_file_limit()
 }
 
 /// Hides the password of `scheme://user:password@host/…`.

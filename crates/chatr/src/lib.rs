@@ -10,8 +10,12 @@ pub mod error;
 pub mod fields;
 pub mod http;
 pub mod media;
+pub mod protocol;
 pub mod realtime;
+pub mod serve;
+pub mod state;
 pub mod store;
 
-pub use app::{AppState, Running, start};
+pub use app::{Running, start};
 pub use config::Config;
+pub use state::AppState;

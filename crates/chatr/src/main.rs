@@ -34,6 +34,9 @@ async fn serve(config: chatr::Config) -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     tracing::debug!(?config, "configuration");
+    if let Some(files) = chatr::config::raise_open_file_limit() {
+        tracing::debug!(files, "open-file limit");
+    }
     let running = match chatr::start(config, shutdown_signal()).await {
         Ok(running) => running,
         Err(e) => {

@@ -7,10 +7,10 @@ pub mod token;
 use axum::{extract::FromRequestParts, http::request::Parts};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::chat::{model::UserRecord, profiles::Profile, validate};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::NewUser;
 
 /// The token of an `Authorization: Bearer <token>` header value.
@@ -78,7 +78,7 @@ pub async fn register(
             created_at: &user.created_at,
         })
         .await?;
-    state.chat.profiles().put(
+    state.chat.profiles.put(
         user.id,
         Profile {
             username: user.username.clone(),

@@ -1,10 +1,13 @@
-//! Per-user rate limits on sends and on indicators (token buckets).
+//! Per-user rate limits (token buckets in memory) and, with several nodes,
+//! a shared budget in Redis so that reconnecting elsewhere does not reset them.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota};
 use uuid::Uuid;
 
+use super::roster::Roster;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +67,43 @@ impl RateLimits {
     pub fn forget_idle(&self) {
         self.send.retain_recent();
         self.indicator.retain_recent();
+    }
+}
+
+/// This node's buckets, and with several nodes the cluster's budget too.
+#[derive(Clone)]
+pub struct Limiter {
+    local: Arc<RateLimits>,
+    roster: Option<Arc<Roster>>,
+}
+
+impl Limiter {
+    pub fn new(enabled: bool, roster: Option<Arc<Roster>>) -> Self {
+        Self {
+            local: Arc::new(RateLimits::new(enabled)),
+            roster,
+        }
+    }
+
+    /// Should Redis not answer, the node's own limits still hold.
+    pub async fn check(&self, user: Uuid, action: Action) -> Result<()> {
+        self.local.check(user, action)?;
+        let (true, Some(roster)) = (self.local.enabled(), &self.roster) else {
+            return Ok(());
+        };
+        let (name, limit, window) = RateLimits::shared_budget(action);
+        match roster.spend(&format!("{name}:{user}"), limit, window).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::RateLimited),
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate limits unavailable");
+                Ok(())
+            }
+        }
+    }
+
+    pub fn forget_idle(&self) {
+        self.local.forget_idle();
     }
 }
 

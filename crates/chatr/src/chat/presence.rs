@@ -73,6 +73,11 @@ impl PresenceRegistry {
             .filter(|s| *s != PresenceStatus::Offline)
     }
 
+    /// Sessions of `user` on this node.
+    pub fn sessions(&self, user: Uuid) -> u32 {
+        self.users().get(&user).map_or(0, |e| e.sessions)
+    }
+
     pub fn is_connected(&self, user: Uuid) -> bool {
         self.users().contains_key(&user)
     }

@@ -14,9 +14,7 @@
 
 use std::time::Duration;
 
-use socketioxide_redis::drivers::redis::redis_client::{
-    self, AsyncCommands, aio::MultiplexedConnection,
-};
+use redis::{self as redis_client, AsyncCommands, aio::MultiplexedConnection};
 use uuid::Uuid;
 
 use super::model::PresenceStatus;

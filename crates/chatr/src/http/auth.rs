@@ -9,11 +9,11 @@ use axum::{
 use serde::Serialize;
 
 use super::JsonBody;
-use crate::app::AppState;
 use crate::auth::{self, AuthUser};
 use crate::chat::model::User;
 use crate::error::{Error, Result};
 use crate::fields::Fields;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,7 +40,7 @@ async fn register(
         StatusCode::CREATED,
         Json(Session {
             token,
-            user: state.chat.user_view(user, id).await,
+            user: state.chat.sessions.user_view(user, id).await,
         }),
     ))
 }
@@ -61,11 +61,11 @@ async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> Resul
     let id = user.id;
     Ok(Json(Session {
         token,
-        user: state.chat.user_view(user, id).await,
+        user: state.chat.sessions.user_view(user, id).await,
     }))
 }
 
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Json<User> {
     let id = user.id;
-    Json(state.chat.user_view(user, id).await)
+    Json(state.chat.sessions.user_view(user, id).await)
 }

@@ -13,9 +13,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::app::AppState;
 use crate::error::Error;
 use crate::media::sniff;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/uploads/{*path}", get(serve))

@@ -3,12 +3,12 @@
 use axum::{Json, Router, extract::State, routing::get};
 
 use super::Params;
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::chat::model::{Conversation, Message};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::fields::parse_uuid;
+use crate::state::AppState;
 use crate::store::HistoryCursor;
 
 pub fn router() -> Router<AppState> {
@@ -26,7 +26,7 @@ async fn conversations(
         .into_iter()
         .map(|(user, last_message, unread_count)| (user, (last_message, unread_count)))
         .unzip();
-    let partners = state.chat.user_views(partners, me.id).await;
+    let partners = state.chat.sessions.user_views(partners, me.id).await;
     Ok(Json(
         partners
             .into_iter()

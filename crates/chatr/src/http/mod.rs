@@ -19,8 +19,8 @@ use axum::{
 };
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::{Error, Result};
+use crate::state::AppState;
 
 pub fn router(max_upload: u64) -> Router<AppState> {
     Router::new()

@@ -16,7 +16,6 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::JsonBody;
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::chat::{
     Attachment,
@@ -29,6 +28,7 @@ use crate::media::{
     audio, images, sniff,
     storage::{Folder, Stored, sanitize_file_name},
 };
+use crate::state::AppState;
 
 /// Room for the multipart framing and the small fields around the file.
 const MULTIPART_OVERHEAD: u64 = 256 * 1024;
@@ -216,7 +216,11 @@ async fn upload(
     if file.size == 0 {
         return Err(Error::invalid_field("file", "the file is empty"));
     }
-    state.chat.check_attachment(me.id, recipient).await?;
+    state
+        .chat
+        .messages
+        .check_attachment(me.id, recipient)
+        .await?;
 
     let file_name = sanitize_file_name(file.name.as_deref().unwrap_or("file"));
     let stored = store_attachment(&state, kind, &mut file).await?;
@@ -240,7 +244,7 @@ async fn upload(
         duration: stored.duration,
         thumbnail_url: stored.thumbnail.map(|t| t.url),
     };
-    match state.chat.send_attachment(me.id, attachment).await {
+    match state.chat.messages.send_attachment(me.id, attachment).await {
         Ok(message) => Ok((
             StatusCode::CREATED,
             Json(Uploaded {
@@ -399,7 +403,11 @@ async fn waveform(
         .and_then(Value::as_f64)
         .ok_or_else(|| Error::invalid_field("duration", "duration must be a number"))?;
     Ok(Json(
-        state.chat.set_waveform(me.id, id, values, duration).await?,
+        state
+            .chat
+            .messages
+            .set_waveform(me.id, id, values, duration)
+            .await?,
     ))
 }
 
@@ -455,6 +463,7 @@ async fn profile_image(
     state.storage.write(&small_target, &small.bytes).await?;
     let previous = state
         .chat
+        .accounts
         .set_profile_image(me.id, Some(large_target.url.clone()))
         .await?;
     remove_avatar(&state, previous).await;
@@ -467,7 +476,7 @@ async fn remove_profile_image(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> Result<StatusCode> {
-    let previous = state.chat.set_profile_image(me.id, None).await?;
+    let previous = state.chat.accounts.set_profile_image(me.id, None).await?;
     remove_avatar(&state, previous).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,11 +7,11 @@ use axum::{
 };
 
 use super::Params;
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::chat::model::User;
 use crate::error::{Error, Result};
 use crate::fields::parse_uuid;
+use crate::state::AppState;
 
 const SEARCH_LIMIT: i64 = 50;
 
@@ -30,7 +30,7 @@ async fn list(
     let limit = params.int("limit", 50, 1, 200)?;
     let offset = params.int("offset", 0, 0, i64::MAX)?;
     let users = state.chat.store().list_users(me.id, limit, offset).await?;
-    Ok(Json(state.chat.user_views(users, me.id).await))
+    Ok(Json(state.chat.sessions.user_views(users, me.id).await))
 }
 
 async fn search(
@@ -50,7 +50,7 @@ async fn search(
         .store()
         .search_users(me.id, term, SEARCH_LIMIT)
         .await?;
-    Ok(Json(state.chat.user_views(users, me.id).await))
+    Ok(Json(state.chat.sessions.user_views(users, me.id).await))
 }
 
 async fn one(
@@ -66,5 +66,5 @@ async fn one(
         .user_by_id(id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(state.chat.user_view(user, me.id).await))
+    Ok(Json(state.chat.sessions.user_view(user, me.id).await))
 }

@@ -8,7 +8,7 @@ use axum::{
     routing::get,
 };
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 mod assets {
     include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));

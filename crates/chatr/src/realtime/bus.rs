@@ -1,109 +1,68 @@
-//! How the nodes of a cluster reach each other's sockets. With `REDIS_URL`
-//! socketioxide-redis carries broadcasts, room changes and acks between nodes
-//! over Redis pub/sub; without it a node is alone and the same adapter talks
-//! to nobody. One adapter type for both keeps the rest of the code free of a
-//! type parameter, and a lone node marks its broadcasts local (see `Notify`),
-//! so it never encodes a packet for a bus with no one on it.
+//! The channel between nodes (with `REDIS_URL`): one Redis pub/sub channel
+//! that every node publishes to and listens on. Publishing goes through a
+//! queue to one task that sends whatever has gathered in one pipeline, so a
+//! sender never waits for Redis.
 
-use std::sync::{Arc, Mutex};
-
-use socketioxide::adapter::Emitter;
-use socketioxide_redis::{
-    CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr,
-    drivers::{
-        ChanItem, Driver, MessageStream,
-        redis::{RedisDriver, RedisError, redis_client},
-    },
-};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 
-pub type Adapter = CustomRedisAdapter<Emitter, Bus>;
-pub type Io = socketioxide::SocketIo<Adapter>;
-pub type Socket = socketioxide::extract::SocketRef<Adapter>;
-pub type Ack = socketioxide::extract::AckSender<Adapter>;
+/// The Redis channel that carries everything nodes tell each other.
+pub const CHANNEL: &str = "chatr#relay";
+/// Relays waiting to be published; past it they are dropped (and logged): a
+/// message that misses its relay stays `sent` and reaches the recipient's
+/// next session, so nothing stored is lost.
+const QUEUE: usize = 65_536;
+
+fn redis_error(e: redis::RedisError) -> Error {
+    Error::internal(format!("redis: {e}"))
+}
 
 #[derive(Clone)]
-pub enum Bus {
-    /// A single node: subscriptions stay open and never carry anything.
-    Alone(Arc<Mutex<Vec<mpsc::Sender<ChanItem>>>>),
-    /// The driver, and the URL it was opened with (RESP3).
-    Redis(RedisDriver, Arc<str>),
-}
+pub struct Publisher(mpsc::Sender<Vec<u8>>);
 
-impl Bus {
-    /// The bus for `redis_url`, or a lone node's when there is none.
-    pub async fn connect(redis_url: Option<&str>) -> Result<Self> {
-        let Some(url) = redis_url else {
-            return Ok(Self::Alone(Arc::default()));
-        };
-        // The driver needs RESP3 push messages (Redis >= 7).
-        let url = if url.contains("protocol=") {
-            url.to_owned()
-        } else if url.contains('?') {
-            format!("{url}&protocol=resp3")
-        } else {
-            format!("{url}?protocol=resp3")
-        };
-        let client = redis_client::Client::open(url.as_str())
-            .map_err(|e| Error::internal(format!("REDIS_URL: {e}")))?;
-        let driver = RedisDriver::new(&client)
-            .await
-            .map_err(|e| Error::internal(format!("connecting to Redis: {e}")))?;
-        Ok(Self::Redis(driver, url.into()))
-    }
-
-    /// The Redis URL, when nodes share a bus.
-    pub fn url(&self) -> Option<&str> {
-        match self {
-            Self::Alone(_) => None,
-            Self::Redis(_, url) => Some(url),
+impl Publisher {
+    pub fn publish(&self, bytes: Vec<u8>) {
+        if self.0.try_send(bytes).is_err() {
+            tracing::warn!("the relay queue to the other nodes is full; a relay was dropped");
         }
-    }
-
-    /// What `SocketIo::builder().with_adapter` takes.
-    pub fn adapter(self) -> RedisAdapterCtr<Self> {
-        RedisAdapterCtr::new_with_driver(self, RedisAdapterConfig::default())
     }
 }
 
-impl Driver for Bus {
-    type Error = RedisError;
+/// Connects to Redis: the publisher, and the stream of what other nodes publish.
+pub async fn connect(url: &str) -> Result<(Publisher, mpsc::Receiver<Vec<u8>>)> {
+    let client = redis::Client::open(url).map_err(redis_error)?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(redis_error)?;
+    let mut pubsub = client.get_async_pubsub().await.map_err(redis_error)?;
+    pubsub.subscribe(CHANNEL).await.map_err(redis_error)?;
 
-    async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), RedisError> {
-        match self {
-            Self::Alone(_) => Ok(()),
-            Self::Redis(driver, _) => driver.publish(chan, val).await,
-        }
-    }
-
-    async fn subscribe(
-        &self,
-        chan: String,
-        size: usize,
-    ) -> Result<MessageStream<ChanItem>, RedisError> {
-        match self {
-            Self::Alone(open) => {
-                let (tx, rx) = mpsc::channel(1);
-                open.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
-                Ok(MessageStream::new(rx))
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(64);
+        while rx.recv_many(&mut batch, 256).await > 0 {
+            let mut pipe = redis::pipe();
+            for bytes in batch.drain(..) {
+                pipe.publish(CHANNEL, bytes).ignore();
             }
-            Self::Redis(driver, _) => driver.subscribe(chan, size).await,
+            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                tracing::warn!(error = %e, "publishing to the other nodes");
+            }
         }
-    }
+    });
 
-    async fn unsubscribe(&self, chan: String) -> Result<(), RedisError> {
-        match self {
-            Self::Alone(_) => Ok(()),
-            Self::Redis(driver, _) => driver.unsubscribe(chan).await,
+    let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(QUEUE);
+    tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(msg) = messages.next().await {
+            if in_tx.send(msg.get_payload_bytes().to_vec()).await.is_err() {
+                return;
+            }
         }
-    }
-
-    async fn num_serv(&self, chan: &str) -> Result<u16, RedisError> {
-        match self {
-            Self::Alone(_) => Ok(0),
-            Self::Redis(driver, _) => driver.num_serv(chan).await,
-        }
-    }
+        tracing::error!("the relay from the other nodes ended");
+    });
+    Ok((Publisher(tx), in_rx))
 }

@@ -1,59 +1,61 @@
-//! The Socket.IO side: the connect middleware that checks the token, and one
-//! dispatcher per socket that turns events into calls to [`crate::chat`].
+//! The Socket.IO side: authentication on every connection attempt, one
+//! dispatcher for every event, paged offline delivery, and the fan-out of
+//! what the domain announces. Built on `chatr-sio`; nothing below this
+//! module knows Socket.IO.
 
+mod backlog;
 pub mod bus;
-mod handlers;
-pub mod notify;
+mod dispatch;
+pub mod fanout;
+mod handover;
 
 use std::collections::HashSet;
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::{Arc, Mutex};
 
+use chatr_sio::{Config as EngineConfig, ConnectError, DisconnectReason, Event, Handler};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use socketioxide::{
-    extract::{Event, TryData},
-    handler::ConnectHandler,
-    socket::{DisconnectReason, Sid},
-};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::token::TokenError;
-use crate::chat::Chat;
-use bus::{Ack, Io, Socket};
-use notify::Indicator;
+use crate::chat::notice::Indicator;
+use crate::state::AppState;
+pub use fanout::Fanout;
+
+pub type Io = chatr_sio::Io<Realtime>;
+pub type Socket = chatr_sio::Socket<Realtime>;
+pub type Nsp = chatr_sio::Nsp<Realtime>;
+
+/// Rooms by what they gather.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Room {
+    /// Every session of a user.
+    User(Uuid),
+    /// Every session following a user's presence.
+    Presence(Uuid),
+    /// A user's sessions on this node still catching up (see `handover`):
+    /// left out of room-wide `message:received`, which reaches them one by one.
+    Catching(Uuid),
+}
 
 /// What one connected socket remembers between events.
 pub struct Session {
     pub user: Uuid,
-    /// The socket's id, for the hand-over of its backlog (see `chat::handover`).
-    sid: Sid,
-    /// Set once the session's end has been handled; see the `Drop` impl.
-    ended: AtomicBool,
-    chat: Chat,
-    /// Whom this session is showing a typing / recording indicator to, so that
-    /// a disconnect can clear them.
+    /// Whom this session shows a typing or recording indicator to, so that a
+    /// disconnect can clear them.
     typing_to: Mutex<HashSet<Uuid>>,
     recording_to: Mutex<HashSet<Uuid>>,
+    backlog: Mutex<backlog::Backlog>,
 }
 
 impl Session {
-    fn new(user: Uuid, sid: Sid, chat: Chat) -> Self {
+    fn new(user: Uuid) -> Self {
         Self {
             user,
-            sid,
-            ended: AtomicBool::new(false),
-            chat,
             typing_to: Mutex::default(),
             recording_to: Mutex::default(),
+            backlog: Mutex::default(),
         }
-    }
-
-    /// True the first time only: a session ends once.
-    pub(super) fn end(&self) -> bool {
-        !self.ended.swap(true, Ordering::SeqCst)
     }
 
     fn shown_to(&self, kind: Indicator) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
@@ -65,128 +67,141 @@ impl Session {
     }
 }
 
-impl Drop for Session {
-    /// A socket can be dropped without its disconnect handler ever running (its
-    /// connect packet failed to send); its presence count must still go, and it
-    /// must stop catching up.
-    fn drop(&mut self) {
-        self.chat.abandon_backlog(self.user, self.sid);
-        if self.end()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let (chat, user) = (self.chat.clone(), self.user);
-            runtime.spawn(async move { chat.session_ended(user, None).await });
-        }
-    }
+/// The application behind the engine.
+pub struct Realtime {
+    state: AppState,
+    fanout: Arc<Fanout>,
+    max_sessions: u32,
 }
 
-/// The reason given to the client in `connect_error`.
-struct Refusal(TokenError);
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Authentication error: {}", self.0)
-    }
-}
-
-/// Registers the default namespace: authentication on every connection
-/// attempt, then one dispatcher per socket for every event.
-pub async fn register(io: &Io, state: AppState) -> crate::error::Result<()> {
-    let auth_state = state.clone();
-    let middleware = move |s: Socket, TryData(auth): TryData<Value>| {
-        let state = auth_state.clone();
-        async move { authenticate(&state, &s, auth.ok()).await.map_err(Refusal) }
+/// Builds the Socket.IO server; the fan-out starts carrying notices to it.
+pub fn server(state: AppState, fanout: Arc<Fanout>, config: EngineConfig) -> Io {
+    let max_sessions = state.config.max_sessions_per_user;
+    let handler = Realtime {
+        state,
+        fanout: fanout.clone(),
+        max_sessions,
     };
-    let on_connect = move |s: Socket| {
-        let state = state.clone();
-        async move { connected(state, s).await }
-    };
-    // With Redis this subscribes the namespace to the other nodes' requests.
-    io.ns("/", on_connect.with(middleware))
-        .await
-        .map_err(|e| crate::error::Error::internal(format!("joining the cluster: {e}")))
+    // The bearer header is the handshake's other way to carry the token.
+    let io = Io::new(
+        config,
+        handler,
+        &["/"],
+        vec![axum::http::header::AUTHORIZATION],
+    );
+    fanout.attach(io.clone());
+    io
 }
 
-/// Ends every session as a disconnect would (indicators cleared, lastSeen
-/// written, contacts told), then closes the transports. socketioxide's own
-/// close does not run disconnect handlers, so shutdown calls this instead.
-pub async fn close_all(io: &Io, state: &AppState) {
-    for socket in io.sockets() {
-        if let Some(session) = socket.extensions.get::<Arc<Session>>() {
-            handlers::disconnected(state, &session, DisconnectReason::ClosingServer).await;
-        }
+fn refused(why: TokenError) -> ConnectError {
+    ConnectError::new(format!("Authentication error: {why}"))
+}
+
+impl Handler for Realtime {
+    type Data = Session;
+    type Room = Room;
+
+    fn connect(
+        &self,
+        socket: Socket,
+        auth: Option<Value>,
+    ) -> impl Future<Output = Result<Session, ConnectError>> + Send + 'static {
+        authenticate(
+            self.state.clone(),
+            self.fanout.clone(),
+            self.max_sessions,
+            socket,
+            auth,
+        )
     }
-    io.close().await;
+
+    fn connected(&self, socket: Socket) -> impl Future<Output = ()> + Send + 'static {
+        backlog::start(self.state.clone(), self.fanout.clone(), socket)
+    }
+
+    fn event(&self, socket: Socket, event: Event) -> impl Future<Output = ()> + Send + 'static {
+        dispatch::dispatch(self.state.clone(), self.fanout.clone(), socket, event)
+    }
+
+    fn disconnected(
+        &self,
+        socket: Socket,
+        reason: DisconnectReason,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        disconnected(self.state.clone(), self.fanout.clone(), socket, reason)
+    }
 }
 
-async fn authenticate(state: &AppState, s: &Socket, auth: Option<Value>) -> Result<(), TokenError> {
+async fn authenticate(
+    state: AppState,
+    fanout: Arc<Fanout>,
+    max_sessions: u32,
+    socket: Socket,
+    auth: Option<Value>,
+) -> Result<Session, ConnectError> {
     let from_auth = auth
         .as_ref()
         .and_then(|a| a.get("token"))
         .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
         .map(str::to_owned);
     let from_header = || {
-        let header = s
-            .req_parts()
-            .headers
-            .get(axum::http::header::AUTHORIZATION)?
-            .to_str()
-            .ok()?;
-        crate::auth::bearer(header).map(str::to_owned)
+        let header = socket.handshake_header(&axum::http::header::AUTHORIZATION)?;
+        crate::auth::bearer(header.to_str().ok()?).map(str::to_owned)
     };
     let token = from_auth
-        .filter(|t| !t.is_empty())
         .or_else(from_header)
-        .ok_or(TokenError::Missing)?;
-    let user = state.tokens.verify(&token)?;
-    // The profile cache answers for a user seen before (users are never
-    // deleted, and every profile change refreshes it on every node).
-    match state.chat.profiles().get(state.chat.store(), user).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(TokenError::UnknownUser),
+        .ok_or(TokenError::Missing)
+        .map_err(refused)?;
+    let user = state.tokens.verify(&token).map_err(refused)?;
+    let chat = &state.chat;
+    match chat.sessions.exists(user).await {
+        Ok(true) => {}
+        Ok(false) => return Err(refused(TokenError::UnknownUser)),
         Err(e) => {
             e.log_if_internal();
-            return Err(TokenError::Invalid);
+            return Err(refused(TokenError::Unavailable));
         }
     }
-    // Everything a connected socket needs is in place before socketioxide sends
-    // the connect packet: a client may emit the moment it sees it, and an event
-    // that arrives before its handler exists is silently dropped.
-    if let Err(e) = state.chat.join_rooms(s, user).await {
-        e.log_if_internal();
-        return Err(TokenError::Unavailable);
+    if chat.sessions.local_count(user) >= max_sessions {
+        return Err(ConnectError::new("Too many sessions"));
     }
-    let session = Arc::new(Session::new(user, s.id, state.chat.clone()));
-    listen(state, s, &session);
-    s.extensions.insert(session);
-    state.chat.session_opened(user).await;
-    Ok(())
-}
-
-/// One dispatcher for every event (see `handlers::dispatch`) and the disconnect handler.
-fn listen(state: &AppState, s: &Socket, session: &Arc<Session>) {
-    let (st, se) = (state.clone(), session.clone());
-    s.on_fallback(
-        move |s: Socket, Event(event): Event, TryData(data): TryData<Value>, ack: Ack| {
-            let (state, session) = (st.clone(), se.clone());
-            async move { handlers::dispatch(&state, &session, &s, &event, data.ok(), ack).await }
-        },
-    );
-    let (st, se) = (state.clone(), session.clone());
-    s.on_disconnect(move |reason: DisconnectReason| {
-        let (state, session) = (st.clone(), se.clone());
-        async move { handlers::disconnected(&state, &session, reason).await }
-    });
-}
-
-/// The socket is connected: deliver what its user missed.
-async fn connected(state: AppState, s: Socket) {
-    let Some(session) = s.extensions.get::<Arc<Session>>() else {
-        tracing::error!("socket connected without a session");
-        let _ = s.disconnect();
-        return;
+    let contacts = match chat.relations.contacts_of(user).await {
+        Ok(contacts) => contacts,
+        Err(e) => {
+            e.log_if_internal();
+            return Err(refused(TokenError::Unavailable));
+        }
     };
-    if let Err(e) = state.chat.deliver_backlog(&s, session.user).await {
-        e.log_if_internal();
+    // Everything a connected socket needs is in place before the client
+    // learns it is connected: it may emit the moment it does.
+    {
+        let _changing = fanout.handover.changing(user);
+        socket.join([Room::User(user), Room::Catching(user)]);
+        fanout.handover.start(user, socket.id());
     }
+    socket.join(contacts.into_iter().map(Room::Presence));
+    chat.sessions.opened(user).await;
+    Ok(Session::new(user))
+}
+
+async fn disconnected(
+    state: AppState,
+    fanout: Arc<Fanout>,
+    socket: Socket,
+    reason: DisconnectReason,
+) {
+    let Some(session) = socket.data() else { return };
+    tracing::debug!(user = %session.user, ?reason, "session ended");
+    fanout.handover.stop(session.user, socket.id());
+    for kind in [Indicator::Typing, Indicator::Recording] {
+        let shown: Vec<Uuid> = session.shown_to(kind).drain().collect();
+        for recipient in shown {
+            state
+                .chat
+                .sessions
+                .clear_indicator(session.user, recipient, kind);
+        }
+    }
+    state.chat.sessions.ended(session.user).await;
 }

@@ -50,16 +50,45 @@ impl Store {
             .transpose()
     }
 
-    /// Every message to `user` still `sent`, oldest first (offline delivery).
-    pub async fn pending_for(&self, user: Uuid) -> Result<Vec<Message>> {
-        let rows = sqlx::query_as::<_, MessageRow>(concat!(
-            message_select!(),
-            " where m.recipient_id = $1 and m.status = 'sent' order by m.seq"
+    /// Messages to `user` still `sent` with a position in `(after, upto]`,
+    /// oldest first, at most `limit` (one page of offline delivery).
+    pub async fn pending_page(
+        &self,
+        user: Uuid,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Message)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            seq: i64,
+            #[sqlx(flatten)]
+            message: MessageRow,
+        }
+        let rows: Vec<Row> = sqlx::query_as(concat!(
+            "select m.seq, ",
+            message_columns!(),
+            " from messages m join users u on u.id = m.sender_id \
+             where m.recipient_id = $1 and m.status = 'sent' and m.seq > $2 and m.seq <= $3 \
+             order by m.seq limit $4"
         ))
         .bind(user.to_string())
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        messages(rows)
+        rows.into_iter()
+            .map(|r| Ok((r.seq, Message::try_from(r.message)?)))
+            .collect()
+    }
+
+    /// The highest message position in the store (0 when there is none).
+    pub async fn max_seq(&self) -> Result<i64> {
+        let (max,): (Option<i64>,) = sqlx::query_as("select max(seq) from messages")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max.unwrap_or(0))
     }
 
     /// One page of the conversation between `me` and `other`, oldest first.

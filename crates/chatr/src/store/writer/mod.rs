@@ -33,7 +33,8 @@ const QUEUE: usize = 8192;
 const INSERT_MESSAGE: &str = "insert into messages (id, sender_id, recipient_id, content, type, status, created_at, \
      file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url) \
      values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, nullif($12, -1.0), $13, $14) \
-     on conflict (sender_id, client_message_id) where client_message_id is not null do nothing";
+     on conflict (sender_id, client_message_id) where client_message_id is not null do nothing \
+     returning seq";
 const INSERT_CONTACT: &str =
     "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
 // A receipt finds its message by id once; its update goes by `seq`, the
@@ -54,8 +55,9 @@ pub(super) const NO_DURATION: f64 = -1.0;
 
 /// The result of inserting a message.
 pub enum Inserted {
-    /// Stored now; `new_contact` when this message made the two users contacts.
-    New { new_contact: bool },
+    /// Stored now at position `seq`; `new_contact` when this message made
+    /// the two users contacts.
+    New { new_contact: bool, seq: i64 },
     /// The sender had already sent a message with this `clientMessageId`.
     Existing(Box<Message>),
 }
@@ -94,7 +96,7 @@ pub(super) enum Job {
 
 /// What an insert found: stored, or a duplicate `clientMessageId`.
 pub(super) enum Insert {
-    New { new_contact: bool },
+    New { new_contact: bool, seq: i64 },
     Duplicate,
 }
 
@@ -149,7 +151,7 @@ impl Writer {
             })
             .await?;
         match inserted {
-            Insert::New { new_contact } => Ok(Inserted::New { new_contact }),
+            Insert::New { new_contact, seq } => Ok(Inserted::New { new_contact, seq }),
             Insert::Duplicate => {
                 let stored = super::messages::by_client_id(&self.pool, sender, client_id)
                     .await?

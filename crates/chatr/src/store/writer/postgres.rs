@@ -93,7 +93,7 @@ async fn insert(
     m: &Message,
     ensure_contact: bool,
 ) -> Result<Insert> {
-    let inserted = sqlx::query(INSERT_MESSAGE)
+    let inserted: Option<(i64,)> = sqlx::query_as(INSERT_MESSAGE)
         .bind(m.id.to_string())
         .bind(m.sender_id.to_string())
         .bind(m.recipient_id.to_string())
@@ -108,12 +108,11 @@ async fn insert(
         .bind(m.duration.unwrap_or(NO_DURATION))
         .bind(&m.client_message_id)
         .bind(&m.thumbnail_url)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if inserted == 0 {
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((seq,)) = inserted else {
         return Ok(Insert::Duplicate);
-    }
+    };
     let mut new_contact = false;
     if ensure_contact {
         let (a, b) = contact_pair(m);
@@ -125,7 +124,7 @@ async fn insert(
             .rows_affected()
             == 1;
     }
-    Ok(Insert::New { new_contact })
+    Ok(Insert::New { new_contact, seq })
 }
 
 async fn receipt(

@@ -201,30 +201,34 @@ fn apply(
 
 fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
     let waveform = waveform_json(m)?;
-    let inserted = conn
+    let inserted: Option<i64> = conn
         .prepare_cached(INSERT_MESSAGE)
         .and_then(|mut st| {
-            st.execute(params![
-                m.id.to_string(),
-                m.sender_id.to_string(),
-                m.recipient_id.to_string(),
-                m.content,
-                m.kind.as_str(),
-                m.created_at,
-                m.file_url,
-                m.file_name,
-                m.file_size,
-                m.file_type,
-                waveform,
-                m.duration.unwrap_or(NO_DURATION),
-                m.client_message_id,
-                m.thumbnail_url,
-            ])
+            st.query_row(
+                params![
+                    m.id.to_string(),
+                    m.sender_id.to_string(),
+                    m.recipient_id.to_string(),
+                    m.content,
+                    m.kind.as_str(),
+                    m.created_at,
+                    m.file_url,
+                    m.file_name,
+                    m.file_size,
+                    m.file_type,
+                    waveform,
+                    m.duration.unwrap_or(NO_DURATION),
+                    m.client_message_id,
+                    m.thumbnail_url,
+                ],
+                |r| r.get(0),
+            )
+            .optional()
         })
         .map_err(db)?;
-    if inserted == 0 {
+    let Some(seq) = inserted else {
         return Ok(Insert::Duplicate);
-    }
+    };
     let mut new_contact = false;
     if ensure_contact {
         let (a, b) = contact_pair(m);
@@ -234,7 +238,7 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
             .map_err(db)?
             == 1;
     }
-    Ok(Insert::New { new_contact })
+    Ok(Insert::New { new_contact, seq })
 }
 
 fn receipt(

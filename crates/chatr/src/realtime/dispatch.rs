@@ -1,23 +1,22 @@
 //! Client events: parse the payload, call the domain, answer. Every failure
 //! becomes a `message:error` plus a failed ack; nothing is dropped silently.
 
-use serde::Serialize;
-use serde_json::Value;
-use socketioxide::socket::DisconnectReason;
+use std::sync::Arc;
 
-use super::bus::{Ack, Socket};
+use chatr_sio::Event;
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Session, notify::Indicator};
-use crate::app::AppState;
-use crate::chat::{
-    SendText,
-    lifecycle::Receipt,
-    model::{Message, Presence, PresenceStatus, Status},
-    validate,
-};
+use super::fanout::Fanout;
+use super::{Room, Session, Socket, backlog};
+use crate::chat::lifecycle::Receipt;
+use crate::chat::model::{Message, Presence, PresenceStatus, Status};
+use crate::chat::notice::{Indicator, Origin};
+use crate::chat::{SendText, validate};
 use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
+use crate::protocol::{AckErr, AckErrBody, AckOk, ClientEvent, EventError, ServerEvent};
+use crate::state::AppState;
 
 const MAX_PRESENCE_REQUEST: usize = 500;
 
@@ -30,70 +29,41 @@ enum Reply {
     Statuses(Vec<Presence>),
 }
 
-#[derive(Serialize)]
-struct AckOk<'a> {
-    ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a Message>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    statuses: Option<&'a [Presence]>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'static str,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
-struct AckErr<'a> {
-    ok: bool,
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MessageError<'a> {
-    event: &'a str,
-    code: &'static str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_message_id: Option<&'a str>,
-}
-
-pub(super) async fn dispatch(
-    state: &AppState,
-    session: &Session,
-    s: &Socket,
-    event: &str,
-    data: Option<Value>,
-    ack: Ack,
-) {
-    let result = match data.as_ref() {
-        Some(payload) => handle(state, session, s, event, payload).await,
-        None => Err(Error::invalid("payload is missing or is not JSON")),
+pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
+    let Some(session) = socket.data() else { return };
+    let payload = event.arg::<Value>(0).and_then(Result::ok);
+    let result = match (ClientEvent::parse(&event.name), payload.as_ref()) {
+        (None, _) => Err(Error::invalid("unknown event")),
+        (Some(_), None) => Err(Error::invalid("payload is missing or is not JSON")),
+        (Some(kind), Some(payload)) => handle(&state, session, &socket, kind, payload).await,
     };
     match result {
-        Ok(reply) => answer(ack, &reply),
-        Err(err) => refuse(s, ack, event, data.as_ref(), &err),
+        Ok(reply) => {
+            answer(&socket, event.ack, &reply);
+            if let (Reply::Status(_), Some(id)) = (&reply, acknowledged_id(payload.as_ref())) {
+                backlog::acknowledged(state, fanout, socket.clone(), id).await;
+            }
+        }
+        Err(err) => refuse(&socket, event.ack, &event.name, payload.as_ref(), &err),
     }
+}
+
+/// The message a successful receipt acknowledged (for paged offline delivery).
+fn acknowledged_id(payload: Option<&Value>) -> Option<Uuid> {
+    payload?.get("messageId")?.as_str().and_then(parse_uuid)
 }
 
 async fn handle(
     state: &AppState,
     session: &Session,
-    s: &Socket,
-    event: &str,
+    socket: &Socket,
+    event: ClientEvent,
     payload: &Value,
 ) -> Result<Reply> {
     let me = session.user;
     let chat = &state.chat;
     match event {
-        "message:send" => {
+        ClientEvent::MessageSend => {
             let f = Fields::of(payload)?;
             let recipient_id = f.uuid("recipientId")?;
             let content = validate::content(f.str("content")?)?.to_owned();
@@ -114,41 +84,43 @@ async fn handle(
                 content,
                 client_message_id: client_message_id.map(str::to_owned),
             };
-            chat.send_text(me, input, s)
+            let origin = Origin(socket.id().to_bytes());
+            chat.messages
+                .send_text(me, input, origin)
                 .await
                 .map(|m| Reply::Message(Box::new(m)))
         }
-        "message:delivered" => receipt(state, me, payload, Receipt::Delivered).await,
-        "message:read" => receipt(state, me, payload, Receipt::Read).await,
-        "audio:listening" => receipt(state, me, payload, Receipt::Listening).await,
-        "audio:listened" => receipt(state, me, payload, Receipt::Listened).await,
-        "typing:start" => indicator(state, session, payload, Indicator::Typing, true).await,
-        "typing:stop" => indicator(state, session, payload, Indicator::Typing, false).await,
-        "recording:start" => indicator(state, session, payload, Indicator::Recording, true).await,
-        "recording:stop" => indicator(state, session, payload, Indicator::Recording, false).await,
-        "presence:update" => {
+        ClientEvent::MessageDelivered => receipt(state, me, payload, Receipt::Delivered).await,
+        ClientEvent::MessageRead => receipt(state, me, payload, Receipt::Read).await,
+        ClientEvent::AudioListening => receipt(state, me, payload, Receipt::Listening).await,
+        ClientEvent::AudioListened => receipt(state, me, payload, Receipt::Listened).await,
+        ClientEvent::TypingStart => {
+            indicator(state, session, payload, Indicator::Typing, true).await
+        }
+        ClientEvent::TypingStop => {
+            indicator(state, session, payload, Indicator::Typing, false).await
+        }
+        ClientEvent::RecordingStart => {
+            indicator(state, session, payload, Indicator::Recording, true).await
+        }
+        ClientEvent::RecordingStop => {
+            indicator(state, session, payload, Indicator::Recording, false).await
+        }
+        ClientEvent::PresenceUpdate => {
             let f = Fields::of(payload)?;
             let status = PresenceStatus::parse(f.str("status")?).ok_or_else(|| {
                 Error::invalid_field("status", "status must be online, away or offline")
             })?;
-            chat.choose_presence(me, status).await?;
+            chat.sessions.choose(me, status).await?;
             Ok(Reply::Presence(status))
         }
-        "presence:request" => {
+        ClientEvent::PresenceRequest => {
             let ids = presence_ids(payload)?;
-            let (statuses, users) = chat.presence_of(&ids).await?;
-            s.join(
-                users
-                    .iter()
-                    .map(|u| super::notify::presence_room(*u))
-                    .collect::<Vec<_>>(),
-            );
-            if let Err(e) = s.emit("presence:status", &statuses) {
-                tracing::debug!(error = %e, "presence:status reply not sent");
-            }
+            let (statuses, users) = chat.sessions.presence_of(&ids).await?;
+            socket.join(users.into_iter().map(Room::Presence));
+            socket.emit(ServerEvent::PresenceStatus.name(), &statuses);
             Ok(Reply::Statuses(statuses))
         }
-        _ => Err(Error::invalid("unknown event")),
     }
 }
 
@@ -158,6 +130,7 @@ async fn receipt(state: &AppState, me: Uuid, payload: &Value, receipt: Receipt) 
     let sender_id = f.uuid("senderId")?;
     state
         .chat
+        .messages
         .receipt(me, message_id, sender_id, receipt)
         .await
         .map(Reply::Status)
@@ -173,6 +146,7 @@ async fn indicator(
     let recipient = Fields::of(payload)?.uuid("recipientId")?;
     state
         .chat
+        .sessions
         .indicator(session.user, recipient, kind, on)
         .await?;
     let mut shown = session.shown_to(kind);
@@ -201,12 +175,11 @@ fn presence_ids(payload: &Value) -> Result<Vec<Uuid>> {
     Ok(ids)
 }
 
-fn answer(ack: Ack, reply: &Reply) {
+fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
+    let Some(id) = ack else { return };
     let mut body = AckOk {
         ok: true,
-        message: None,
-        status: None,
-        statuses: None,
+        ..AckOk::default()
     };
     match reply {
         Reply::Done => {}
@@ -215,17 +188,15 @@ fn answer(ack: Ack, reply: &Reply) {
         Reply::Presence(p) => body.status = Some(p.as_str()),
         Reply::Statuses(list) => body.statuses = Some(list),
     }
-    if let Err(e) = ack.send(&body) {
-        tracing::debug!(error = %e, "ack not sent");
-    }
+    socket.ack(id, &body);
 }
 
-fn refuse(s: &Socket, ack: Ack, event: &str, payload: Option<&Value>, err: &Error) {
+fn refuse(socket: &Socket, ack: Option<u64>, event: &str, payload: Option<&Value>, err: &Error) {
     err.log_if_internal();
     let text = err.public_message();
     let field = |name: &str| payload.and_then(|p| p.get(name)).and_then(Value::as_str);
     let event: String = event.chars().take(64).collect();
-    let error = MessageError {
+    let error = EventError {
         event: &event,
         code: err.event_code(),
         message: &text,
@@ -233,33 +204,15 @@ fn refuse(s: &Socket, ack: Ack, event: &str, payload: Option<&Value>, err: &Erro
         client_message_id: field("clientMessageId")
             .filter(|id| validate::client_message_id(id).is_ok()),
     };
-    if let Err(e) = s.emit("message:error", &error) {
-        tracing::debug!(error = %e, "message:error not sent");
+    socket.emit(ServerEvent::MessageError.name(), &error);
+    if let Some(id) = ack {
+        let body = AckErr {
+            ok: false,
+            error: AckErrBody {
+                code: err.event_code(),
+                message: &text,
+            },
+        };
+        socket.ack(id, &body);
     }
-    let body = AckErr {
-        ok: false,
-        error: ErrorBody {
-            code: err.event_code(),
-            message: &text,
-        },
-    };
-    if let Err(e) = ack.send(&body) {
-        tracing::debug!(error = %e, "ack not sent");
-    }
-}
-
-pub(super) async fn disconnected(state: &AppState, session: &Session, reason: DisconnectReason) {
-    if !session.end() {
-        return;
-    }
-    for kind in [Indicator::Typing, Indicator::Recording] {
-        let shown: Vec<Uuid> = session.shown_to(kind).drain().collect();
-        for recipient in shown {
-            state
-                .chat
-                .clear_indicator(session.user, recipient, kind)
-                .await;
-        }
-    }
-    state.chat.session_ended(session.user, Some(reason)).await;
 }

@@ -1,0 +1,340 @@
+//! Sessions and presence: who is connected (on this node and, with several
+//! nodes, in the cluster), what they chose to show, the typing and recording
+//! indicators, and how users look to each other.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::limits::{Action, Limiter};
+use super::model::{Presence, PresenceStatus, User, UserRecord};
+use super::notice::{Announcer, Indicator, Notice};
+use super::presence::PresenceRegistry;
+use super::profiles::Profiles;
+use super::roster::Roster;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct Sessions(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    profiles: Arc<Profiles>,
+    announce: Announcer,
+    limiter: Limiter,
+    presence: PresenceRegistry,
+    /// Cluster-wide presence, with several nodes.
+    roster: Option<Arc<Roster>>,
+    /// Serialises one user's presence transitions on this node, so that the
+    /// node's own first/last session reaches the roster in order.
+    transitions: Vec<tokio::sync::Mutex<()>>,
+    /// Sessions started and not yet fully ended (their lastSeen written).
+    open: AtomicUsize,
+}
+
+/// When Redis does not answer, a node acts on its own view of a transition.
+fn alone_if_unknown(cluster: Result<bool>) -> bool {
+    cluster.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cluster presence unavailable");
+        true
+    })
+}
+
+fn view(user: UserRecord, viewer: Uuid, online: bool, now: &str) -> User {
+    User {
+        id: user.id,
+        username: user.username,
+        email: (user.id == viewer).then_some(user.email),
+        profile_image: user.profile_image,
+        last_seen: if online {
+            Some(now.to_owned())
+        } else {
+            user.last_seen
+        },
+        created_at: user.created_at,
+    }
+}
+
+impl Sessions {
+    pub fn new(
+        store: Store,
+        profiles: Arc<Profiles>,
+        announce: Announcer,
+        limiter: Limiter,
+        roster: Option<Arc<Roster>>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            profiles,
+            announce,
+            limiter,
+            presence: PresenceRegistry::default(),
+            roster,
+            transitions: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            open: AtomicUsize::new(0),
+        }))
+    }
+
+    fn transition_lock(&self, user: Uuid) -> &tokio::sync::Mutex<()> {
+        let shard = (user.as_u128() % self.0.transitions.len() as u128) as usize;
+        &self.0.transitions[shard]
+    }
+
+    /// Users as `viewer` may see them: `email` only for themself, `lastSeen`
+    /// = now while they are visibly online (anywhere in the cluster).
+    pub async fn user_views(&self, users: Vec<UserRecord>, viewer: Uuid) -> Vec<User> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let visible = self.visible(&ids).await;
+        let now = clock::now();
+        users
+            .into_iter()
+            .zip(visible)
+            .map(|(user, shown)| view(user, viewer, shown.is_some(), &now))
+            .collect()
+    }
+
+    pub async fn user_view(&self, user: UserRecord, viewer: Uuid) -> User {
+        let shown = self.visible(&[user.id]).await.first().copied().flatten();
+        view(user, viewer, shown.is_some(), &clock::now())
+    }
+
+    /// The status each of `ids` shows, `None` for offline: this node's view,
+    /// or the cluster's. Should Redis not answer, this node's view stands in.
+    async fn visible(&self, ids: &[Uuid]) -> Vec<Option<PresenceStatus>> {
+        if let Some(roster) = &self.0.roster {
+            match tokio::try_join!(roster.online(ids), roster.chosen(ids)) {
+                Ok((online, chosen)) => {
+                    return online
+                        .into_iter()
+                        .zip(chosen)
+                        .map(|(on, chosen)| {
+                            (on && chosen != PresenceStatus::Offline).then_some(chosen)
+                        })
+                        .collect();
+                }
+                Err(e) => tracing::warn!(error = %e, "cluster presence unavailable"),
+            }
+        }
+        ids.iter()
+            .map(|id| self.0.presence.visible_status(*id))
+            .collect()
+    }
+
+    /// Whether `user` is a known account (the profile cache, else the store).
+    pub async fn exists(&self, user: Uuid) -> Result<bool> {
+        Ok(self.0.profiles.get(&self.0.store, user).await?.is_some())
+    }
+
+    /// `typing:*` and `recording:*`.
+    pub async fn indicator(
+        &self,
+        actor: Uuid,
+        recipient: Uuid,
+        kind: Indicator,
+        on: bool,
+    ) -> Result<()> {
+        self.0.limiter.check(actor, Action::Indicator).await?;
+        if recipient == actor {
+            return Err(Error::invalid_field(
+                "recipientId",
+                "recipientId must be another user",
+            ));
+        }
+        if !self.exists(recipient).await? {
+            return Err(Error::not_found("recipient not found"));
+        }
+        self.0.announce.announce(Notice::Indicator {
+            kind,
+            from: actor,
+            to: recipient,
+            on,
+        });
+        Ok(())
+    }
+
+    /// Clears an indicator left on by a session that went away (no limits, no checks).
+    pub fn clear_indicator(&self, actor: Uuid, recipient: Uuid, kind: Indicator) {
+        self.0.announce.announce(Notice::Indicator {
+            kind,
+            from: actor,
+            to: recipient,
+            on: false,
+        });
+    }
+
+    /// Counts a session that passed authentication, before the client learns
+    /// it is connected, so that a session closing at the same moment cannot
+    /// make the user look offline. Must be paired with [`Sessions::ended`].
+    pub async fn opened(&self, user: Uuid) {
+        self.0.open.fetch_add(1, Ordering::SeqCst);
+        let first = {
+            let _order = self.transition_lock(user).lock().await;
+            self.0.presence.connect(user) && self.cluster_arrived(user).await
+        };
+        if first {
+            self.0.announce.announce(Notice::Presence(Presence {
+                user_id: user,
+                status: PresenceStatus::Online,
+                last_seen: Some(clock::now()),
+            }));
+        }
+    }
+
+    /// How many sessions `user` has on this node.
+    pub fn local_count(&self, user: Uuid) -> u32 {
+        self.0.presence.sessions(user)
+    }
+
+    /// After this node's first session of `user`: whether it is the cluster's first.
+    async fn cluster_arrived(&self, user: Uuid) -> bool {
+        match &self.0.roster {
+            Some(roster) => alone_if_unknown(roster.arrived(user).await),
+            None => true,
+        }
+    }
+
+    /// After this node's last session of `user`: whether it was the cluster's last.
+    async fn cluster_left(&self, user: Uuid) -> bool {
+        match &self.0.roster {
+            Some(roster) => alone_if_unknown(roster.left(user).await),
+            None => true,
+        }
+    }
+
+    /// A session closed: on the user's last one, write `lastSeen` and announce `offline`.
+    pub async fn ended(&self, user: Uuid) {
+        let last = {
+            let _order = self.transition_lock(user).lock().await;
+            self.0.presence.disconnect(user) && self.cluster_left(user).await
+        };
+        if last {
+            self.announce_gone(user, clock::now()).await;
+        }
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Writes `lastSeen` and tells the user's followers they went offline,
+    /// unless they came back meanwhile.
+    async fn announce_gone(&self, user: Uuid, at: String) {
+        if let Err(e) = self.0.store.writer().set_last_seen(user, at.clone()).await {
+            tracing::error!(error = %e, "writing lastSeen");
+        }
+        if self
+            .visible(&[user])
+            .await
+            .first()
+            .copied()
+            .flatten()
+            .is_some()
+            || self.0.presence.is_connected(user)
+        {
+            return;
+        }
+        self.0.announce.announce(Notice::Presence(Presence {
+            user_id: user,
+            status: PresenceStatus::Offline,
+            last_seen: Some(at),
+        }));
+    }
+
+    /// Refreshes this node's lease and reaps nodes that died; a no-op alone.
+    pub async fn cluster_tick(&self) {
+        let Some(roster) = &self.0.roster else { return };
+        if let Err(e) = roster.heartbeat().await {
+            tracing::warn!(error = %e, "refreshing this node's lease");
+        }
+        match roster.reap().await {
+            Ok(departed) => {
+                for gone in departed {
+                    self.announce_gone(gone.user, gone.last_seen).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reaping dead nodes"),
+        }
+    }
+
+    /// Leaves the cluster at a graceful stop.
+    pub async fn retire(&self) {
+        if let Some(roster) = &self.0.roster {
+            roster.retire().await;
+        }
+    }
+
+    /// Waits (at most `limit`) until every session has finished ending.
+    pub async fn drained(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.0.open.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// `presence:update`.
+    pub async fn choose(&self, user: Uuid, status: PresenceStatus) -> Result<()> {
+        let changed = self.0.presence.choose(user, status);
+        let changed = match &self.0.roster {
+            Some(roster) => roster.choose(user, status).await?,
+            None => changed,
+        };
+        if !changed {
+            return Ok(());
+        }
+        let at = clock::now();
+        if status == PresenceStatus::Offline {
+            self.0
+                .store
+                .writer()
+                .set_last_seen(user, at.clone())
+                .await?;
+        }
+        self.0.announce.announce(Notice::Presence(Presence {
+            user_id: user,
+            status,
+            last_seen: Some(at),
+        }));
+        Ok(())
+    }
+
+    /// `presence:request`: the presence of each id (unknown ids: offline, no
+    /// lastSeen), and the ids that are real users.
+    pub async fn presence_of(&self, ids: &[Uuid]) -> Result<(Vec<Presence>, Vec<Uuid>)> {
+        let known = self.0.store.last_seen_of(ids).await?;
+        let visible = self.visible(ids).await;
+        let now = clock::now();
+        let mut statuses = Vec::with_capacity(ids.len());
+        let mut users = Vec::with_capacity(known.len());
+        for (id, shown) in ids.iter().zip(visible) {
+            let presence = match known.get(id) {
+                None => Presence {
+                    user_id: *id,
+                    status: PresenceStatus::Offline,
+                    last_seen: None,
+                },
+                Some(last_seen) => {
+                    users.push(*id);
+                    match shown {
+                        Some(status) => Presence {
+                            user_id: *id,
+                            status,
+                            last_seen: Some(now.clone()),
+                        },
+                        None => Presence {
+                            user_id: *id,
+                            status: PresenceStatus::Offline,
+                            last_seen: last_seen.clone(),
+                        },
+                    }
+                }
+            };
+            statuses.push(presence);
+        }
+        Ok((statuses, users))
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.0.limiter
+    }
+}

@@ -1,0 +1,194 @@
+//! The wire vocabulary of the Socket.IO side: every event's name and the
+//! shape of what it carries. The dispatcher matches on [`ClientEvent`], every
+//! emit names a [`ServerEvent`], and `docs/protocol.md` describes each of
+//! them (a test below keeps the two in step).
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::chat::model::{Message, Presence, Status};
+
+/// Events a client sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    MessageSend,
+    MessageDelivered,
+    MessageRead,
+    AudioListening,
+    AudioListened,
+    TypingStart,
+    TypingStop,
+    RecordingStart,
+    RecordingStop,
+    PresenceUpdate,
+    PresenceRequest,
+}
+
+impl ClientEvent {
+    pub const ALL: [ClientEvent; 11] = [
+        Self::MessageSend,
+        Self::MessageDelivered,
+        Self::MessageRead,
+        Self::AudioListening,
+        Self::AudioListened,
+        Self::TypingStart,
+        Self::TypingStop,
+        Self::RecordingStart,
+        Self::RecordingStop,
+        Self::PresenceUpdate,
+        Self::PresenceRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MessageSend => "message:send",
+            Self::MessageDelivered => "message:delivered",
+            Self::MessageRead => "message:read",
+            Self::AudioListening => "audio:listening",
+            Self::AudioListened => "audio:listened",
+            Self::TypingStart => "typing:start",
+            Self::TypingStop => "typing:stop",
+            Self::RecordingStart => "recording:start",
+            Self::RecordingStop => "recording:stop",
+            Self::PresenceUpdate => "presence:update",
+            Self::PresenceRequest => "presence:request",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// Events the server sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    MessageReceived,
+    MessageStatus,
+    TypingIndicator,
+    RecordingIndicator,
+    AudioWaveform,
+    PresenceStatus,
+    MessageError,
+}
+
+impl ServerEvent {
+    pub const ALL: [ServerEvent; 7] = [
+        Self::MessageReceived,
+        Self::MessageStatus,
+        Self::TypingIndicator,
+        Self::RecordingIndicator,
+        Self::AudioWaveform,
+        Self::PresenceStatus,
+        Self::MessageError,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MessageReceived => "message:received",
+            Self::MessageStatus => "message:status",
+            Self::TypingIndicator => "typing:indicator",
+            Self::RecordingIndicator => "recording:indicator",
+            Self::AudioWaveform => "audio:waveform",
+            Self::PresenceStatus => "presence:status",
+            Self::MessageError => "message:error",
+        }
+    }
+}
+
+/// `message:status`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChanged {
+    pub message_id: Uuid,
+    pub status: Status,
+}
+
+/// `typing:indicator`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub user_id: Uuid,
+    pub is_typing: bool,
+}
+
+/// `recording:indicator`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recording {
+    pub user_id: Uuid,
+    pub is_recording: bool,
+}
+
+/// `audio:waveform`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waveform<'a> {
+    pub message_id: Uuid,
+    pub waveform: &'a [f32],
+    pub duration: f64,
+}
+
+/// `message:error`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventError<'a> {
+    pub event: &'a str,
+    pub code: &'static str,
+    pub message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<&'a str>,
+}
+
+/// A successful acknowledgement: `{ ok: true, … }`.
+#[derive(Serialize, Default)]
+pub struct AckOk<'a> {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a Message>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statuses: Option<&'a [Presence]>,
+}
+
+/// A failed acknowledgement: `{ ok: false, error: { code, message } }`.
+#[derive(Serialize)]
+pub struct AckErr<'a> {
+    pub ok: bool,
+    pub error: AckErrBody<'a>,
+}
+
+#[derive(Serialize)]
+pub struct AckErrBody<'a> {
+    pub code: &'static str,
+    pub message: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/protocol.md names every event the server handles and sends, and
+    /// no other: a new event is documented in the same change.
+    #[test]
+    fn the_protocol_document_names_exactly_the_events_of_the_code() {
+        let doc = include_str!("../../../docs/protocol.md");
+        let documented: std::collections::BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("### `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let code: std::collections::BTreeSet<&str> = ClientEvent::ALL
+            .iter()
+            .map(|e| e.name())
+            .chain(ServerEvent::ALL.iter().map(|e| e.name()))
+            .collect();
+        assert_eq!(documented, code);
+        for e in ClientEvent::ALL {
+            assert_eq!(ClientEvent::parse(e.name()), Some(e));
+        }
+    }
+}

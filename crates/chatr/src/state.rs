@@ -1,0 +1,17 @@
+//! What every handler shares, REST and Socket.IO alike. The module that
+//! assembles the server (`app`) builds it; nothing imports `app`.
+
+use std::sync::Arc;
+
+use crate::auth::token::Tokens;
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::media::Storage;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: Chat,
+    pub tokens: Arc<Tokens>,
+    pub config: Arc<Config>,
+    pub storage: Storage,
+}
