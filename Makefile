@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web test test-rust test-protocol test-contract test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
+.PHONY: build run web fuzz test test-rust test-protocol test-contract test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -68,6 +68,22 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing chromium (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Coverage-guided fuzzing of one target under AFL++ (cargo afl, stable
+# toolchain), e.g. `make fuzz TARGET=image FUZZ_SECONDS=3600`; targets are
+# listed in crates/chatr-fuzz/src/lib.rs. Findings land in
+# target/fuzz/<target>/default/crashes (and hangs): fix them, then keep the
+# inputs in crates/chatr-fuzz/corpus/<target>/ as regression inputs, which
+# `make test` replays.
+TARGET ?= ws_frames
+FUZZ_SECONDS ?= 3600
+fuzz:
+	@command -v cargo-afl >/dev/null 2>&1 || $(CARGO) install cargo-afl --locked
+	$(CARGO) afl config --build >/dev/null 2>&1 || true
+	$(CARGO) afl build --release --locked -p chatr-fuzz --features afl --bin afl
+	AFL_MAP_SIZE=$$(AFL_DUMP_MAP_SIZE=1 target/release/afl $(TARGET)) AFL_SKIP_CPUFREQ=1 \
+	  AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 $(CARGO) afl fuzz -i crates/chatr-fuzz/corpus/$(TARGET) \
+	  -o target/fuzz/$(TARGET) -V $(FUZZ_SECONDS) -t 5000 -- target/release/afl $(TARGET)
 
 # Chatr against the Node.js reference, side by side (docs/benchmarks.md).
 bench: web

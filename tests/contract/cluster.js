@@ -282,3 +282,34 @@ test('rate limits are shared: reconnecting to another node does not reset them',
   s1.close();
   s2.close();
 });
+
+test('a token logged out through one node stops working on every node, and its sockets there close', async () => {
+  // Node 3 died above; a fresh node takes its place here.
+  const n3 = await startServer({ env, dataDir });
+  extra.push(n3);
+  const [n1, n2] = nodes;
+  const a = await register(n1, 'cr');
+  const s2 = await connect(n2, a.token);
+  const s3 = await connect(n3, a.token);
+  const closed = Promise.all([s2, s3].map((s) => new Promise((resolve) => s.on('disconnect', resolve))));
+  assert.equal((await api(n1, 'POST', '/api/auth/logout', { token: a.token })).status, 204);
+  await closed;
+  for (const n of [n1, n2, n3]) {
+    assert.equal((await api(n, 'GET', '/api/auth/me', { token: a.token })).status, 401);
+  }
+});
+
+test('the session cap counts the sessions of a user on every node', async () => {
+  const capped = [];
+  const capEnv = { ...env, CHATR_MAX_SESSIONS_PER_USER: '3' };
+  for (let i = 0; i < 2; i++) capped.push(await startServer({ env: capEnv, dataDir }));
+  extra.push(...capped);
+  const a = await register(capped[0], 'cc');
+  const open = [await connect(capped[0], a.token), await connect(capped[1], a.token), await connect(capped[0], a.token)];
+  const err = await connect(capped[1], a.token).then((s) => { s.close(); return null; }, (e) => e);
+  assert.equal(err?.message, 'Too many sessions');
+  open[0].close();
+  await settle();
+  const again = await connect(capped[1], a.token);
+  for (const s of [...open, again]) s.close();
+});

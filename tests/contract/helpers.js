@@ -297,3 +297,38 @@ export const MESSAGE_KEYS = [
   'thumbnailUrl',
 ].sort();
 export const TRANSPORTS = ['websocket', 'polling'];
+
+/** The server process's resident memory, in MiB (from /proc). */
+export function rssMiB(server) {
+  const status = fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+/**
+ * Plain HTTP from a chosen loopback address (127.0.0.1 is not the only one:
+ * the whole 127/8 is this machine), for throttles that count per address.
+ */
+export function apiFrom(server, localAddress, method, urlPath, { body, token } = {}) {
+  const url = new URL(server.url + urlPath);
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path: url.pathname + url.search, method, localAddress, agent: false,
+      headers: {
+        ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, body: parsed, headers: new Headers(res.headers) });
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}

@@ -26,3 +26,12 @@ pub use config::Config;
 pub use eio::{Body, ClientAddr, CloseReason};
 pub use sid::Sid;
 pub use sio::{ConnectError, DisconnectReason, Event, Except, Handler, Io, Nsp, Packet, Socket};
+
+/// Entry points for the fuzz harness (`crates/chatr-fuzz`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a Socket.IO packet the way a message from a client is parsed.
+    pub fn socketio_packet(text: &str) -> bool {
+        crate::sio::parse_for_fuzzing(text).unwrap_or_default()
+    }
+}

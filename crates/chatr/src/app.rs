@@ -7,7 +7,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use axum::http::{HeaderValue, Method, header};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::revocation::Revocations;
+use crate::auth::throttle::Throttle;
 use crate::auth::token::{Tokens, load_secret};
 use crate::chat::{Chat, roster};
 use crate::config::{Config, RateLimits};
@@ -66,6 +69,17 @@ pub async fn start(
 ) -> Result<Running> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::internal(format!("creating {}: {e}", config.data_dir.display())))?;
+    // A data dir Chatr cannot write to fails now, with its name, rather than
+    // at the first message (or in a warning every checkpoint).
+    let probe = config.data_dir.join(".write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            Error::internal(format!(
+                "the data dir {} is not writable: {e}",
+                config.data_dir.display()
+            ))
+        })?;
     let secret = load_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let tokens = Arc::new(Tokens::new(&secret, config.token_ttl_secs)?);
     let storage = Storage::open(config.data_dir.join("uploads"))?;
@@ -80,17 +94,26 @@ pub async fn start(
         None => (None, None, None),
     };
     let clustered = roster.is_some();
-    let fanout = Fanout::new(peers);
+    let revocations = Arc::new(Revocations::load(&store).await?);
+    let throttle = Arc::new(Throttle::new(
+        config.rate_limits == RateLimits::On,
+        roster.clone(),
+    ));
+    let fanout = Fanout::new(peers, revocations.clone());
     let chat = Chat::new(
         store.clone(),
         fanout.clone(),
         roster,
         config.rate_limits == RateLimits::On,
+        config.storage_quota_bytes,
+        config.max_sessions_per_user,
     );
     let config = Arc::new(config);
     let state = AppState {
         chat: chat.clone(),
         tokens,
+        revocations: revocations.clone(),
+        throttle: throttle.clone(),
         config: config.clone(),
         storage,
     };
@@ -106,6 +129,7 @@ pub async fn start(
 
     let router = http::router(config.max_upload_bytes)
         .fallback(http::not_found)
+        .layer(security_headers())
         .with_state(state);
     let cors = cors(&config.cors_origins);
 
@@ -125,6 +149,11 @@ pub async fn start(
             loop {
                 tick.tick().await;
                 chat.sessions.limiter().forget_idle();
+                throttle.forget_idle();
+                // Catches up with anything a missed relay did not say.
+                if let Err(e) = revocations.reload(chat.store()).await {
+                    tracing::warn!(error = %e, "reloading revocations");
+                }
             }
         }
     });
@@ -142,6 +171,7 @@ pub async fn start(
     let limits = Limits {
         max_connections: config.max_connections(),
         header_timeout: Duration::from_secs(config.header_timeout_secs),
+        body_window: Duration::from_secs(config.body_timeout_secs),
     };
     let task = tokio::spawn(async move {
         let signal = async move {
@@ -182,16 +212,47 @@ pub async fn start(
     })
 }
 
+/// Headers every answer carries: no content sniffing, no referrer leaving
+/// for other sites, no framing.
+fn security_headers() -> tower::layer::util::Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    tower::layer::util::Stack<
+        SetResponseHeaderLayer<HeaderValue>,
+        SetResponseHeaderLayer<HeaderValue>,
+    >,
+> {
+    let header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    tower::layer::util::Stack::new(
+        header(header::X_FRAME_OPTIONS, "DENY"),
+        tower::layer::util::Stack::new(
+            header(header::REFERRER_POLICY, "no-referrer"),
+            header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ),
+    )
+}
+
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
+    let origins: Vec<&str> = origins
         .iter()
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
-        .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
-    // With no origins configured nothing is allowed cross-origin; same origin needs no CORS.
+    // `*` lets any origin in; credentials (cookies) are then not allowed,
+    // which Chatr does not use (tokens travel in headers). Listed origins
+    // keep them. With none configured nothing is allowed cross-origin; same
+    // origin needs no CORS.
+    let (allow, credentials) = if origins.contains(&"*") {
+        (AllowOrigin::any(), false)
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        (AllowOrigin::list(list), true)
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(allow)
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -200,5 +261,5 @@ fn cors(origins: &[String]) -> CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .allow_credentials(true)
+        .allow_credentials(credentials)
 }

@@ -60,6 +60,10 @@ pub struct Config {
     #[arg(long, env = "CHATR_WORKER_THREADS")]
     pub worker_threads: Option<std::num::NonZeroUsize>,
 
+    /// Bytes of files one user may have stored (0: no limit).
+    #[arg(long, env = "CHATR_STORAGE_QUOTA_BYTES", default_value_t = 1 << 30)]
+    pub storage_quota_bytes: u64,
+
     /// Simultaneous sessions (sockets) one user may have; more are refused.
     #[arg(long, env = "CHATR_MAX_SESSIONS_PER_USER", default_value_t = 16)]
     pub max_sessions_per_user: u32,
@@ -73,6 +77,11 @@ pub struct Config {
     /// idle keep-alive connection stays open.
     #[arg(long, env = "CHATR_HEADER_TIMEOUT_SECS", default_value_t = 15)]
     pub header_timeout_secs: u64,
+
+    /// A request body that brings less than 1 KiB in this many seconds is
+    /// cut off (an upload that keeps moving goes on, however long it takes).
+    #[arg(long, env = "CHATR_BODY_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -138,9 +147,11 @@ impl Config {
             cors_origins: Vec::new(),
             sqlite_synchronous: Synchronous::Normal,
             worker_threads: None,
+            storage_quota_bytes: 1 << 30,
             max_sessions_per_user: 16,
             max_connections: None,
             header_timeout_secs: 15,
+            body_timeout_secs: 10,
         }
     }
 }
@@ -166,9 +177,11 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("worker_threads", &self.worker_threads())
+            .field("storage_quota_bytes", &self.storage_quota_bytes)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("max_connections", &self.max_connections())
             .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("body_timeout_secs", &self.body_timeout_secs)
             .finish()
     }
 }

@@ -30,8 +30,9 @@ pub enum Error {
         message: Cow<'static, str>,
         field: Option<&'static str>,
     },
+    /// Too many of something a client may repeat; try again after this many seconds.
     #[error("too many requests, slow down")]
-    RateLimited,
+    RateLimited { retry_after: u64 },
     #[error("{0}")]
     TooLarge(Cow<'static, str>),
     #[error("database unavailable")]
@@ -63,6 +64,13 @@ impl Error {
         Self::Forbidden(message.into())
     }
 
+    /// Throttled for `wait` (rounded up to whole seconds, at least one).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self::RateLimited {
+            retry_after: (wait.as_secs_f64().ceil() as u64).max(1),
+        }
+    }
+
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
         Self::Internal(message.into())
     }
@@ -74,7 +82,7 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -86,7 +94,7 @@ impl Error {
             Self::Invalid { .. } | Self::Conflict { .. } | Self::TooLarge(_) => "invalid_payload",
             Self::Unauthorized(_) | Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
     }
@@ -136,7 +144,14 @@ impl IntoResponse for Error {
             error: &message,
             field: self.field(),
         };
-        (self.status_code(), axum::Json(body)).into_response()
+        let mut response = (self.status_code(), axum::Json(body)).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after),
+            );
+        }
+        response
     }
 }
 
@@ -162,12 +177,25 @@ mod tests {
                 message: "x".into(),
                 field: None,
             },
-            Error::RateLimited,
+            Error::RateLimited { retry_after: 1 },
             Error::TooLarge("x".into()),
             Error::internal("x"),
         ] {
             assert!(codes.contains(&err.event_code()), "{err:?}");
         }
+    }
+
+    #[test]
+    fn a_throttle_says_when_to_come_back_in_whole_seconds() {
+        use std::time::Duration;
+        let after = |d| match Error::rate_limited(d) {
+            Error::RateLimited { retry_after } => retry_after,
+            _ => 0,
+        };
+        assert_eq!(after(Duration::from_millis(1)), 1);
+        assert_eq!(after(Duration::from_millis(2500)), 3);
+        assert_eq!(after(Duration::from_secs(2)), 2);
+        assert_eq!(after(Duration::ZERO), 1);
     }
 
     #[test]

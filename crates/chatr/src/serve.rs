@@ -37,6 +37,158 @@ pub struct Limits {
     /// Time a client has for a request's headers, and the longest a
     /// keep-alive connection may sit idle.
     pub header_timeout: Duration,
+    /// A request body must bring at least [`MIN_BODY_BYTES`] in every such
+    /// window, or it is cut off: a minimum rate, not a total time, so a
+    /// large upload over a slow link goes on for as long as it moves.
+    pub body_window: Duration,
+}
+
+/// See [`Limits::body_window`].
+pub const MIN_BODY_BYTES: usize = 1024;
+/// A request refused before its body was read (a `401` on an upload, say)
+/// first reads a body this small, so that the client, still sending, gets
+/// the answer rather than a broken pipe; a larger one gets the answer and
+/// `Connection: close`.
+const DRAIN_BYTES: u64 = 1 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// What [`GuardedBody`] shares with the connection's entry.
+struct Guard {
+    body: Option<Incoming>,
+    finished: bool,
+    window: Duration,
+    window_bytes: usize,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// A request body held to the minimum rate; the entry keeps a handle on it
+/// to drain what a handler left unread.
+#[derive(Clone)]
+pub struct GuardedBody(Arc<std::sync::Mutex<Guard>>);
+
+#[derive(Debug)]
+struct TooSlow;
+
+impl std::fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body arrived too slowly")
+    }
+}
+
+impl std::error::Error for TooSlow {}
+
+impl GuardedBody {
+    fn new(body: Incoming, window: Duration) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Guard {
+            body: Some(body),
+            finished: false,
+            window,
+            window_bytes: 0,
+            deadline: None,
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Guard> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finished(&self) -> bool {
+        let g = self.lock();
+        g.finished || g.body.is_none()
+    }
+}
+
+impl hyper::body::Body for GuardedBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        let mut g = self.lock();
+        let g = &mut *g;
+        let Some(body) = g.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    g.window_bytes += data.len();
+                    if g.window_bytes >= MIN_BODY_BYTES {
+                        g.window_bytes = 0;
+                        if let Some(d) = &mut g.deadline {
+                            d.as_mut().reset(tokio::time::Instant::now() + g.window);
+                        }
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                g.body = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                g.finished = true;
+                g.body = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let window = g.window;
+                let deadline = g
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(window)));
+                if deadline.as_mut().poll(cx).is_ready() {
+                    g.body = None;
+                    return Poll::Ready(Some(Err(Box::new(TooSlow))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let g = self.lock();
+        g.body.as_ref().is_none_or(hyper::body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.lock()
+            .body
+            .as_ref()
+            .map(hyper::body::Body::size_hint)
+            .unwrap_or_default()
+    }
+}
+
+/// After an early refusal: reads a small unread body, or asks to close.
+async fn settle_body(body: GuardedBody, declared: Option<u64>, response: &mut Response) {
+    use http_body_util::BodyExt;
+    if body.finished() {
+        return;
+    }
+    let drained = match declared {
+        Some(n) if n <= DRAIN_BYTES => {
+            let mut body = body;
+            tokio::time::timeout(DRAIN_TIME, async {
+                while let Some(frame) = body.frame().await {
+                    if frame.is_err() {
+                        return false;
+                    }
+                }
+                true
+            })
+            .await
+            .unwrap_or(false)
+        }
+        _ => false,
+    };
+    if !drained {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
 }
 
 /// A connection together with its slot under the cap: the slot goes when
@@ -92,11 +244,15 @@ struct Entry<S> {
     router: S,
     io: Io,
     peer: SocketAddr,
+    body_window: Duration,
 }
 
 impl<S> Service<Request<Incoming>> for Entry<S>
 where
-    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<GuardedBody>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -112,11 +268,24 @@ where
         req.extensions_mut().insert(ConnectInfo(self.peer));
         if self.io.serves(req.uri().path()) {
             let io = self.io.clone();
-            Box::pin(async move { Ok(io.handle(req).await.map(Body::new)) })
-        } else {
-            let router = self.router.clone();
-            Box::pin(router.oneshot(req))
+            return Box::pin(async move { Ok(io.handle(req).await.map(Body::new)) });
         }
+        let router = self.router.clone();
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let (parts, body) = req.into_parts();
+        let body = GuardedBody::new(body, self.body_window);
+        let req = Request::from_parts(parts, body.clone());
+        Box::pin(async move {
+            let Ok(mut response) = router.oneshot(req).await;
+            if response.status().is_client_error() || response.status().is_server_error() {
+                settle_body(body, declared, &mut response).await;
+            }
+            Ok(response)
+        })
     }
 }
 
@@ -133,7 +302,10 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) where
-    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<GuardedBody>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -177,6 +349,7 @@ pub async fn serve<S>(
             router: router.clone(),
             io: io.clone(),
             peer,
+            body_window: limits.body_window,
         };
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())

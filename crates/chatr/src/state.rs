@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::auth::revocation::Revocations;
+use crate::auth::throttle::Throttle;
 use crate::auth::token::Tokens;
 use crate::chat::Chat;
 use crate::config::Config;
@@ -12,6 +14,8 @@ use crate::media::Storage;
 pub struct AppState {
     pub chat: Chat,
     pub tokens: Arc<Tokens>,
+    pub revocations: Arc<Revocations>,
+    pub throttle: Arc<Throttle>,
     pub config: Arc<Config>,
     pub storage: Storage,
 }

@@ -138,6 +138,23 @@ async fn refused_connections_say_authentication_error() {
     server.stop().await;
 }
 
+/// The account is checked in the database on every connection: a cache that
+/// still knew the user once let a deleted account keep connecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_deleted_from_the_database_can_no_longer_connect() {
+    let server = TestServer::start().await;
+    let (token, id) = server.register("gone").await;
+    let first = server.connect(&token).await;
+    drop(first);
+    server.execute("delete from users where id = $1", &id).await;
+    let err = support::Client::connect(server.addr, &token)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err, "Authentication error: unknown user");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_payload_gets_message_error_and_the_connection_stays_usable() {
     let server = TestServer::start().await;

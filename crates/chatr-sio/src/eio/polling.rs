@@ -149,7 +149,11 @@ where
             Ok(Dispatch::Run(work)) => {
                 tokio::spawn(work);
             }
-            Ok(Dispatch::Before(work)) => work.await,
+            // Spawned, then awaited: the work finishes even if the client
+            // gives up on this request.
+            Ok(Dispatch::Before(work)) => {
+                let _ = tokio::spawn(work).await;
+            }
             Err(reason) => {
                 session.close(reason);
                 return refuse(BAD_REQUEST.0, BAD_REQUEST.1);

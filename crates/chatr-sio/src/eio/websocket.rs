@@ -456,6 +456,20 @@ where
     }
 }
 
+impl<P: Protocol, IO> Drop for Connection<P, IO> {
+    /// Work a message started finishes even when its connection is gone: a
+    /// connect half done (the application counted the session) must reach
+    /// the point where the application hears the session ended.
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for work in self.link.work.drain(..) {
+            runtime.spawn(work);
+        }
+    }
+}
+
 impl<P: Protocol, IO> Connection<P, IO> {
     /// The connection is over: the session ends too (a no-op if it already has).
     fn finish(&mut self, reason: CloseReason) {

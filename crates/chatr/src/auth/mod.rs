@@ -2,7 +2,11 @@
 //! that makes a REST handler require a valid bearer token.
 
 pub mod password;
+pub mod revocation;
+pub mod throttle;
 pub mod token;
+
+use std::net::IpAddr;
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use uuid::Uuid;
@@ -12,6 +16,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::NewUser;
+use token::Verified;
 
 /// The token of an `Authorization: Bearer <token>` header value.
 pub fn bearer(header: &str) -> Option<&str> {
@@ -20,10 +25,10 @@ pub fn bearer(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// A REST caller whose token is valid and whose account exists.
-pub struct AuthUser(pub UserRecord);
+/// A REST caller's valid, unrevoked token (the account may be gone).
+pub struct Bearer(pub Verified);
 
-impl FromRequestParts<AppState> for AuthUser {
+impl FromRequestParts<AppState> for Bearer {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
@@ -34,23 +39,47 @@ impl FromRequestParts<AppState> for AuthUser {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| unauthorized("missing bearer token"))?;
         let token = bearer(header).ok_or_else(|| unauthorized("missing bearer token"))?;
-        let id = state
+        let verified = state
             .tokens
             .verify(token)
             .map_err(|_| unauthorized("invalid or expired token"))?;
+        state
+            .revocations
+            .check(&verified)
+            .map_err(|_| unauthorized("token revoked"))?;
+        Ok(Bearer(verified))
+    }
+}
+
+/// A REST caller whose token is valid and unrevoked and whose account exists.
+pub struct AuthUser(pub UserRecord);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
+        state
+            .chat
+            .sessions
+            .limiter()
+            .check(token.user, crate::chat::limits::Action::Api)
+            .await?;
         let user = state
             .chat
             .store()
-            .user_by_id(id)
+            .user_by_id(token.user)
             .await?
-            .ok_or_else(|| unauthorized("invalid or expired token"))?;
+            .ok_or_else(|| Error::Unauthorized("invalid or expired token".into()))?;
         Ok(AuthUser(user))
     }
 }
 
-/// Creates an account; returns it with a fresh token.
+/// Creates an account; returns it with a fresh token. Registrations are
+/// throttled per client address.
 pub async fn register(
     state: &AppState,
+    addr: IpAddr,
     email: &str,
     username: &str,
     password: &str,
@@ -58,6 +87,7 @@ pub async fn register(
     validate::username(username)?;
     validate::email(email)?;
     validate::password(password)?;
+    state.throttle.register(addr).await?;
     let hash = password::hash(password.to_owned()).await?;
     let user = UserRecord {
         id: Uuid::new_v4(),
@@ -89,8 +119,15 @@ pub async fn register(
     Ok((token, user))
 }
 
-/// Checks credentials; the same answer for an unknown login and a wrong password.
-pub async fn login(state: &AppState, login: &str, password: &str) -> Result<(String, UserRecord)> {
+/// Checks credentials; the same answer for an unknown login and a wrong
+/// password. Failures are throttled per account and address, and per address.
+pub async fn login(
+    state: &AppState,
+    addr: IpAddr,
+    login: &str,
+    password: &str,
+) -> Result<(String, UserRecord)> {
+    state.throttle.admit_login(login, addr).await?;
     let found = state.chat.store().user_for_login(login).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -102,8 +139,67 @@ pub async fn login(state: &AppState, login: &str, password: &str) -> Result<(Str
             let token = state.tokens.issue(user.id, &user.username)?;
             Ok((token, user))
         }
-        _ => Err(Error::Unauthorized("invalid login or password".into())),
+        _ => {
+            state.throttle.failed_login(login, addr).await;
+            Err(Error::Unauthorized("invalid login or password".into()))
+        }
     }
+}
+
+/// `POST /api/auth/logout`: this token stops working, on every node.
+pub async fn logout(state: &AppState, token: &Verified) -> Result<()> {
+    let exp = i64::try_from(token.exp).unwrap_or(i64::MAX);
+    state
+        .chat
+        .store()
+        .revoke_token(token.jti, token.user, exp)
+        .await?;
+    state.revocations.revoke(token.jti, exp);
+    state
+        .chat
+        .accounts
+        .tokens_revoked(token.user, Some((token.jti, exp)), None);
+    Ok(())
+}
+
+/// Every token of `user` issued until now stops working, on every node.
+pub async fn revoke_all(state: &AppState, user: Uuid) -> Result<i64> {
+    let at = revocation::now_ms();
+    state.chat.store().set_tokens_valid_after(user, at).await?;
+    state.revocations.cut_off(user, at);
+    state.chat.accounts.tokens_revoked(user, None, Some(at));
+    Ok(at)
+}
+
+/// `POST /api/auth/password`: checks the current password (throttled like a
+/// login), stores the new one, revokes every token and returns a new one.
+pub async fn change_password(
+    state: &AppState,
+    addr: IpAddr,
+    user: &UserRecord,
+    current: &str,
+    new: &str,
+) -> Result<String> {
+    state.throttle.admit_login(&user.username, addr).await?;
+    let stored = state.chat.store().password_hash(user.id).await?;
+    if !password::verify(current.to_owned(), stored).await? {
+        state.throttle.failed_login(&user.username, addr).await;
+        return Err(Error::Unauthorized("the current password is wrong".into()));
+    }
+    validate::password(new).map_err(|_| {
+        Error::invalid_field(
+            "newPassword",
+            "the new password needs at least 8 characters, an uppercase letter and a digit or special character",
+        )
+    })?;
+    let hash = password::hash(new.to_owned()).await?;
+    state.chat.store().set_password_hash(user.id, &hash).await?;
+    let cutoff = revoke_all(state, user.id).await?;
+    // The new token must be issued after the cut-off, to the millisecond.
+    while revocation::now_ms() <= cutoff {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    state.tokens.issue(user.id, &user.username)
 }
 
 #[cfg(test)]

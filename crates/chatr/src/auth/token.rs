@@ -1,4 +1,6 @@
-//! JWTs: HS256 only, claims `{ userId, username, iat, exp }` (contract §2).
+//! JWTs: HS256 only, claims `{ userId, username, iat, exp }` (contract §2)
+//! plus `jti`, the token's own id: a UUIDv7, so it also tells when the token
+//! was issued to the millisecond (revocation compares it with a cut-off).
 
 use std::path::Path;
 
@@ -18,6 +20,21 @@ struct Claims {
     username: String,
     iat: u64,
     exp: u64,
+    /// Absent from tokens issued before revocation existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+}
+
+/// What a valid token says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub user: Uuid,
+    /// The token's id (for a token without one, an id made from its signature).
+    pub jti: Uuid,
+    /// When it was issued, in milliseconds since the epoch.
+    pub issued_ms: i64,
+    /// When it expires, in seconds since the epoch.
+    pub exp: u64,
 }
 
 /// Why a token was refused; shown to the client after "Authentication error: ".
@@ -31,6 +48,8 @@ pub enum TokenError {
     Invalid,
     #[error("unknown user")]
     UnknownUser,
+    #[error("token revoked")]
+    Revoked,
     /// The account could not be checked (database trouble); the client may retry.
     #[error("server unavailable, try again")]
     Unavailable,
@@ -73,20 +92,50 @@ impl Tokens {
             username: username.to_owned(),
             iat,
             exp,
+            jti: Some(Uuid::now_v7().to_string()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::internal(format!("signing failed: {e}")))
     }
 
-    /// The user id of a valid token. The caller still checks that the user exists.
-    pub fn verify(&self, token: &str) -> Result<Uuid, TokenError> {
+    /// What a validly signed, unexpired token says. The caller still checks
+    /// revocation and that the user exists.
+    pub fn verify(&self, token: &str) -> Result<Verified, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
-        crate::fields::parse_uuid(&data.claims.user_id).ok_or(TokenError::Invalid)
+        let c = data.claims;
+        let user = crate::fields::parse_uuid(&c.user_id).ok_or(TokenError::Invalid)?;
+        let jti = match c.jti {
+            Some(jti) => Uuid::try_parse(&jti).map_err(|_| TokenError::Invalid)?,
+            None => legacy_id(token),
+        };
+        let issued_ms = jti
+            .get_timestamp()
+            .map(|t| {
+                let (secs, nanos) = t.to_unix();
+                (secs as i64) * 1000 + i64::from(nanos / 1_000_000)
+            })
+            .unwrap_or((c.iat as i64).saturating_mul(1000));
+        Ok(Verified {
+            user,
+            jti,
+            issued_ms,
+            exp: c.exp,
+        })
     }
+}
+
+/// An id for a token issued without `jti`: its signature's first 16 bytes.
+fn legacy_id(token: &str) -> Uuid {
+    let signature = token.rsplit('.').next().unwrap_or_default().as_bytes();
+    let mut id = [0u8; 16];
+    for (i, b) in signature.iter().enumerate() {
+        id[i % 16] ^= b.rotate_left((i / 16) as u32);
+    }
+    Uuid::from_bytes(id)
 }
 
 fn unix_now() -> u64 {
@@ -165,7 +214,13 @@ mod tests {
         let t = tokens();
         let id = Uuid::new_v4();
         let token = t.as_ref().and_then(|t| t.issue(id, "bob").ok());
-        assert_eq!(t.zip(token).map(|(t, tok)| t.verify(&tok)), Some(Ok(id)));
+        let verified = t.zip(token).and_then(|(t, tok)| t.verify(&tok).ok());
+        assert_eq!(verified.map(|v| v.user), Some(id));
+        let now_ms = (unix_now() as i64) * 1000;
+        assert!(
+            verified.is_some_and(|v| (v.issued_ms - now_ms).abs() < 2000),
+            "issued now, to the ms"
+        );
     }
 
     #[test]
@@ -188,6 +243,7 @@ mod tests {
             username: "x".into(),
             iat: 0,
             exp: u64::MAX / 2,
+            jti: None,
         };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

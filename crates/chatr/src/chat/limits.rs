@@ -1,24 +1,101 @@
-//! Per-user rate limits (token buckets in memory) and, with several nodes,
-//! a shared budget in Redis so that reconnecting elsewhere does not reset them.
+//! Per-user rate limits on everything a signed-in user can repeat (token
+//! buckets in memory) and, with several nodes, a shared budget in Redis so
+//! that reconnecting elsewhere does not reset them. `CHATR_RATE_LIMITS=off`
+//! turns them all off (load tests).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use uuid::Uuid;
 
 use super::roster::Roster;
 use crate::error::{Error, Result};
 
-#[derive(Clone, Copy, Debug)]
+/// What a user does that costs the server something and can be repeated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// `message:send` and uploads (a message either way).
     Send,
+    /// `typing:*`, `recording:*`.
     Indicator,
+    /// `message:delivered`, `message:read`, `audio:*`.
+    Receipt,
+    /// `presence:update` (an `offline` writes `lastSeen`).
+    Presence,
+    /// `presence:request` (up to 500 ids each).
+    PresenceRequest,
+    /// User and message search.
+    Search,
+    /// Uploads (files and profile pictures), counted.
+    Upload,
+    /// Bytes uploaded (files and profile pictures).
+    UploadBytes,
+    /// Any authenticated REST request (lists, history, profiles…).
+    Api,
+}
+
+impl Action {
+    const ALL: [Action; 9] = [
+        Self::Send,
+        Self::Indicator,
+        Self::Receipt,
+        Self::Presence,
+        Self::PresenceRequest,
+        Self::Search,
+        Self::Upload,
+        Self::UploadBytes,
+        Self::Api,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Indicator => "indicator",
+            Self::Receipt => "receipt",
+            Self::Presence => "presence",
+            Self::PresenceRequest => "presence-request",
+            Self::Search => "search",
+            Self::Upload => "upload",
+            Self::UploadBytes => "upload-bytes",
+            Self::Api => "api",
+        }
+    }
+
+    /// Sustained rate per second and burst: far above what a person does,
+    /// far below what a script can flood with.
+    fn quota(self) -> (u32, u32) {
+        match self {
+            Self::Send => (50, 100),
+            Self::Indicator => (20, 40),
+            // A client acknowledges each message it receives: a page of
+            // backlog at once, then a steady flow.
+            Self::Receipt => (100, 300),
+            Self::Presence => (1, 10),
+            Self::PresenceRequest => (2, 10),
+            Self::Search => (5, 20),
+            Self::Upload => (2, 20),
+            // 1 MiB/s sustained, 200 MiB at once (four 50 MiB files).
+            Self::UploadBytes => (1 << 20, 200 << 20),
+            // A client opening loads its conversations, histories and
+            // profiles at once; a script reading everything is slowed.
+            Self::Api => (30, 120),
+        }
+    }
+
+    /// The cluster-wide budget (counted in Redis with several nodes): the
+    /// same rate as a fixed window of two seconds, so a burst of a full
+    /// bucket passes and the sustained rate is the same.
+    fn shared_budget(self) -> (u64, u64) {
+        let (rate, burst) = self.quota();
+        let window = 2;
+        (u64::from(burst).max(u64::from(rate) * window), window)
+    }
 }
 
 pub struct RateLimits {
-    send: DefaultKeyedRateLimiter<Uuid>,
-    indicator: DefaultKeyedRateLimiter<Uuid>,
+    buckets: Vec<DefaultKeyedRateLimiter<Uuid>>,
     enabled: bool,
 }
 
@@ -28,12 +105,15 @@ fn quota(per_second: u32, burst: u32) -> Quota {
 }
 
 impl RateLimits {
-    /// 50 messages/s with bursts of 100, 20 indicator events/s with bursts of 40:
-    /// far above what a person types, far below what a script can flood.
     pub fn new(enabled: bool) -> Self {
         Self {
-            send: DefaultKeyedRateLimiter::keyed(quota(50, 100)),
-            indicator: DefaultKeyedRateLimiter::keyed(quota(20, 40)),
+            buckets: Action::ALL
+                .iter()
+                .map(|a| {
+                    let (rate, burst) = a.quota();
+                    DefaultKeyedRateLimiter::keyed(quota(rate, burst))
+                })
+                .collect(),
             enabled,
         }
     }
@@ -42,31 +122,32 @@ impl RateLimits {
         self.enabled
     }
 
-    /// The cluster-wide budget of `action` (with several nodes, counted in
-    /// Redis): the same rates as a fixed window of two seconds, so a burst
-    /// of a full bucket is allowed and the sustained rate is the same.
-    pub fn shared_budget(action: Action) -> (&'static str, u64, u64) {
-        match action {
-            Action::Send => ("send", 100, 2),
-            Action::Indicator => ("indicator", 40, 2),
-        }
+    fn bucket(&self, action: Action) -> &DefaultKeyedRateLimiter<Uuid> {
+        &self.buckets[Action::ALL.iter().position(|a| *a == action).unwrap_or(0)]
     }
 
-    pub fn check(&self, user: Uuid, action: Action) -> Result<()> {
+    /// Spends `cost` (1 for most actions, bytes for uploads) of `user`'s budget.
+    pub fn check(&self, user: Uuid, action: Action, cost: u32) -> Result<()> {
         if !self.enabled {
             return Ok(());
         }
-        let limiter = match action {
-            Action::Send => &self.send,
-            Action::Indicator => &self.indicator,
-        };
-        limiter.check_key(&user).map_err(|_| Error::RateLimited)
+        let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+        match self.bucket(action).check_key_n(&user, cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let now = governor::clock::DefaultClock::default().now();
+                Err(Error::rate_limited(not_until.wait_time_from(now)))
+            }
+            // More than a whole burst at once can never pass.
+            Err(_) => Err(Error::rate_limited(Duration::from_secs(60))),
+        }
     }
 
     /// Forgets users whose buckets are full again, so memory tracks active users.
     pub fn forget_idle(&self) {
-        self.send.retain_recent();
-        self.indicator.retain_recent();
+        for bucket in &self.buckets {
+            bucket.retain_recent();
+        }
     }
 }
 
@@ -85,21 +166,30 @@ impl Limiter {
         }
     }
 
-    /// Should Redis not answer, the node's own limits still hold.
     pub async fn check(&self, user: Uuid, action: Action) -> Result<()> {
-        self.local.check(user, action)?;
+        self.check_n(user, action, 1).await
+    }
+
+    /// Should Redis not answer, the node's own limits still hold.
+    pub async fn check_n(&self, user: Uuid, action: Action, cost: u32) -> Result<()> {
+        self.local.check(user, action, cost)?;
         let (true, Some(roster)) = (self.local.enabled(), &self.roster) else {
             return Ok(());
         };
-        let (name, limit, window) = RateLimits::shared_budget(action);
-        match roster.spend(&format!("{name}:{user}"), limit, window).await {
+        let (limit, window) = action.shared_budget();
+        let key = format!("{}:{user}", action.name());
+        match roster.spend(&key, u64::from(cost), limit, window).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Error::RateLimited),
+            Ok(false) => Err(Error::rate_limited(Duration::from_secs(window))),
             Err(e) => {
                 tracing::warn!(error = %e, "shared rate limits unavailable");
                 Ok(())
             }
         }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.local.enabled()
     }
 
     pub fn forget_idle(&self) {
@@ -112,23 +202,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_beyond_the_limit_is_refused_per_user() {
+    fn a_burst_beyond_the_limit_is_refused_per_user_with_a_time_to_wait() {
         let limits = RateLimits::new(true);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let allowed = (0..200)
-            .filter(|_| limits.check(a, Action::Send).is_ok())
+            .filter(|_| limits.check(a, Action::Send, 1).is_ok())
             .count();
         assert!((100..110).contains(&allowed), "{allowed}");
+        assert!(matches!(
+            limits.check(a, Action::Send, 1),
+            Err(Error::RateLimited { retry_after: 1 })
+        ));
         assert!(
-            limits.check(b, Action::Send).is_ok(),
+            limits.check(b, Action::Send, 1).is_ok(),
             "another user has their own bucket"
         );
+    }
+
+    #[test]
+    fn upload_bytes_are_counted_by_size() {
+        let limits = RateLimits::new(true);
+        let a = Uuid::new_v4();
+        assert!(limits.check(a, Action::UploadBytes, 150 << 20).is_ok());
+        assert!(
+            limits.check(a, Action::UploadBytes, 60 << 20).is_err(),
+            "past the 200 MiB burst"
+        );
+        assert!(limits.check(a, Action::UploadBytes, 40 << 20).is_ok());
     }
 
     #[test]
     fn disabled_limits_allow_everything() {
         let limits = RateLimits::new(false);
         let a = Uuid::new_v4();
-        assert!((0..1000).all(|_| limits.check(a, Action::Indicator).is_ok()));
+        assert!((0..1000).all(|_| limits.check(a, Action::Indicator, 1).is_ok()));
     }
 }

@@ -20,6 +20,7 @@ use crate::store::{Store, writer::Inserted};
 pub const MAX_WAVEFORM_VALUES: usize = 256;
 
 /// A text message as a client asked to send it, already validated.
+#[derive(Debug, PartialEq, Eq)]
 pub struct SendText {
     pub recipient_id: Uuid,
     pub content: String,
@@ -49,6 +50,8 @@ struct Inner {
     announce: Announcer,
     limiter: Limiter,
     relations: Relations,
+    /// Bytes of files one user may have stored (0: no limit).
+    storage_quota: u64,
 }
 
 impl Messages {
@@ -58,6 +61,7 @@ impl Messages {
         announce: Announcer,
         limiter: Limiter,
         relations: Relations,
+        storage_quota: u64,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
@@ -65,6 +69,7 @@ impl Messages {
             announce,
             limiter,
             relations,
+            storage_quota,
         }))
     }
 
@@ -136,11 +141,54 @@ impl Messages {
         })
     }
 
+    /// Before an upload's body is read: one upload of the sender's budget,
+    /// and (when the size is declared) its bytes, which must also fit in the
+    /// sender's storage quota.
+    pub async fn admit_upload(&self, sender: Uuid, declared: Option<u64>) -> Result<()> {
+        self.0.limiter.check(sender, Action::Upload).await?;
+        match declared {
+            Some(bytes) => self.charge_bytes(sender, bytes).await,
+            None => Ok(()),
+        }
+    }
+
     /// Refuses an attachment before its bytes are processed: the recipient must
-    /// exist and not be the sender, and the sender must be within the send limit.
-    pub async fn check_attachment(&self, sender: Uuid, recipient: Uuid) -> Result<()> {
+    /// exist and not be the sender, and the sender must be within the send
+    /// limit. `undeclared` is the size of a body that came without a length,
+    /// charged now.
+    pub async fn check_attachment(
+        &self,
+        sender: Uuid,
+        recipient: Uuid,
+        undeclared: Option<u64>,
+    ) -> Result<()> {
         self.counterpart(sender, recipient).await?;
-        self.0.limiter.check(sender, Action::Send).await
+        self.0.limiter.check(sender, Action::Send).await?;
+        match undeclared {
+            Some(bytes) => self.charge_bytes(sender, bytes).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Spends `bytes` of the sender's upload budget and checks that they fit
+    /// in the sender's storage quota.
+    async fn charge_bytes(&self, sender: Uuid, bytes: u64) -> Result<()> {
+        let cost = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.0
+            .limiter
+            .check_n(sender, Action::UploadBytes, cost)
+            .await?;
+        let quota = self.0.storage_quota;
+        if quota == 0 {
+            return Ok(());
+        }
+        let used = u64::try_from(self.0.store.stored_bytes(sender).await?).unwrap_or(0);
+        if used.saturating_add(bytes) > quota {
+            return Err(Error::TooLarge(
+                format!("storage quota exceeded: {used} of {quota} bytes used").into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `POST /api/messages/upload`: announced exactly like `message:send`, to
@@ -211,6 +259,7 @@ impl Messages {
         claimed_sender: Uuid,
         receipt: Receipt,
     ) -> Result<Status> {
+        self.0.limiter.check(actor, Action::Receipt).await?;
         // The writer reads the message and applies the rule in the order the
         // receipts arrive, so concurrent receipts cannot race each other.
         let read_at = receipt.sets_read_at().then(clock::now);

@@ -42,6 +42,8 @@ impl Chat {
         announce: notice::Announcer,
         roster: Option<Arc<roster::Roster>>,
         rate_limits: bool,
+        storage_quota: u64,
+        max_sessions_per_user: u32,
     ) -> Self {
         let profiles = Arc::new(profiles::Profiles::default());
         let limiter = limits::Limiter::new(rate_limits, roster.clone());
@@ -52,15 +54,17 @@ impl Chat {
             announce.clone(),
             limiter.clone(),
             relations.clone(),
+            storage_quota,
         );
         let sessions = Sessions::new(
             store.clone(),
             profiles.clone(),
             announce.clone(),
-            limiter,
+            limiter.clone(),
             roster,
+            max_sessions_per_user,
         );
-        let accounts = Accounts::new(store.clone(), profiles.clone(), announce);
+        let accounts = Accounts::new(store.clone(), profiles.clone(), announce, limiter);
         Self {
             messages,
             sessions,

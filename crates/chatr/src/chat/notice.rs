@@ -51,6 +51,13 @@ pub enum Notice {
     },
     /// Two users just became contacts and follow each other's presence.
     Contacts(Uuid, Uuid),
+    /// Tokens of `user` stopped working: one (with its expiry), or every one
+    /// issued until `before_ms`. Their sessions are disconnected.
+    Revoked {
+        user: Uuid,
+        token: Option<(Uuid, i64)>,
+        before_ms: Option<i64>,
+    },
     /// A user's name or picture changed: caches elsewhere are stale.
     Profile {
         user: Uuid,

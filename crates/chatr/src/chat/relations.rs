@@ -48,4 +48,14 @@ impl Relations {
         self.known().extend(contacts.iter().map(|c| pair(user, *c)));
         Ok(contacts)
     }
+
+    /// `None` when `user` is no account (any more); else its contacts, as
+    /// [`Relations::contacts_of`] — one query for a connecting session.
+    pub async fn account_contacts(&self, user: Uuid) -> Result<Option<Vec<Uuid>>> {
+        let Some(contacts) = self.store.user_and_contacts(user).await? else {
+            return Ok(None);
+        };
+        self.known().extend(contacts.iter().map(|c| pair(user, *c)));
+        Ok(Some(contacts))
+    }
 }

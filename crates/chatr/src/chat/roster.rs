@@ -30,6 +30,9 @@ const HEARTBEATS: &str = "chatr:heartbeats";
 fn online_key(user: Uuid) -> String {
     format!("chatr:online:{user}")
 }
+fn sessions_key(user: Uuid) -> String {
+    format!("chatr:sessions:{user}")
+}
 fn chosen_key(user: Uuid) -> String {
     format!("chatr:chosen:{user}")
 }
@@ -102,6 +105,44 @@ impl Roster {
         Ok(nodes == 1)
     }
 
+    /// Counts one more session of `user` on this node unless the cluster
+    /// already has `cap`: false (and nothing counted) when it has.
+    pub async fn admit(&self, user: Uuid, cap: u32) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let key = sessions_key(user);
+        let (counts,): (Vec<u64>,) = redis_client::pipe()
+            .atomic()
+            .hincr(&key, &self.node, 1)
+            .ignore()
+            .sadd(users_key(&self.node), user.to_string())
+            .ignore()
+            .hvals(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if counts.iter().sum::<u64>() > u64::from(cap) {
+            self.release(user).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// One session of `user` on this node is gone (see [`Roster::admit`]).
+    pub async fn release(&self, user: Uuid) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let left: i64 = conn
+            .hincr(sessions_key(user), &self.node, -1)
+            .await
+            .map_err(redis_error)?;
+        if left <= 0 {
+            let _: () = conn
+                .hdel(sessions_key(user), &self.node)
+                .await
+                .map_err(redis_error)?;
+        }
+        Ok(())
+    }
+
     /// This node's last session of `user` ended: true when no node has one.
     pub async fn left(&self, user: Uuid) -> Result<bool> {
         self.remove(user, &self.node).await
@@ -115,6 +156,8 @@ impl Roster {
         let (nodes,): (u64,) = redis_client::pipe()
             .atomic()
             .hdel(online_key(user), node)
+            .ignore()
+            .hdel(sessions_key(user), node)
             .ignore()
             .srem(users_key(node), user.to_string())
             .ignore()
@@ -178,22 +221,38 @@ impl Roster {
         Ok(before != status)
     }
 
-    /// Counts one use of `budget` in the current window of `window_secs`;
-    /// false when more than `limit` uses fell in it, on any node.
-    pub async fn spend(&self, budget: &str, limit: u64, window_secs: u64) -> Result<bool> {
+    /// Spends `cost` of `budget` in the current window of `window_secs`;
+    /// false when more than `limit` was spent in it, on any node.
+    pub async fn spend(
+        &self,
+        budget: &str,
+        cost: u64,
+        limit: u64,
+        window_secs: u64,
+    ) -> Result<bool> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let key = format!("chatr:rate:{budget}:{}", now / window_secs.max(1));
         let (count,): (u64,) = redis_client::pipe()
             .atomic()
-            .incr(&key, 1)
+            .incr(&key, cost)
             .expire(&key, (2 * window_secs) as i64)
             .ignore()
             .query_async(&mut self.conn.clone())
             .await
             .map_err(redis_error)?;
         Ok(count <= limit)
+    }
+
+    /// How much of `budget` was spent in the current window (without spending).
+    pub async fn spent(&self, budget: &str, window_secs: u64) -> Result<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let key = format!("chatr:rate:{budget}:{}", now / window_secs.max(1));
+        let count: Option<u64> = self.conn.clone().get(&key).await.map_err(redis_error)?;
+        Ok(count.unwrap_or(0))
     }
 
     /// Removes the users of nodes whose lease ran out; returns those who are

@@ -34,6 +34,10 @@ struct Inner {
     transitions: Vec<tokio::sync::Mutex<()>>,
     /// Sessions started and not yet fully ended (their lastSeen written).
     open: AtomicUsize,
+    /// Sessions per user admitted on this node (see [`Sessions::admit`]).
+    admitted: std::sync::Mutex<std::collections::HashMap<Uuid, u32>>,
+    /// Sessions one user may have at once, in the whole cluster.
+    max_per_user: u32,
 }
 
 /// When Redis does not answer, a node acts on its own view of a transition.
@@ -66,8 +70,11 @@ impl Sessions {
         announce: Announcer,
         limiter: Limiter,
         roster: Option<Arc<Roster>>,
+        max_per_user: u32,
     ) -> Self {
         Self(Arc::new(Inner {
+            admitted: std::sync::Mutex::default(),
+            max_per_user,
             store,
             profiles,
             announce,
@@ -184,9 +191,56 @@ impl Sessions {
         }
     }
 
-    /// How many sessions `user` has on this node.
-    pub fn local_count(&self, user: Uuid) -> u32 {
-        self.0.presence.sessions(user)
+    fn admitted(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Uuid, u32>> {
+        self.0.admitted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves a session for `user` before it is set up: refused when the
+    /// user already has the most sessions allowed, on this node or (with
+    /// several nodes) in the cluster. Every admitted session is later
+    /// [`released`](Self::release) (by [`Sessions::ended`] once it opened).
+    pub async fn admit(&self, user: Uuid) -> Result<()> {
+        let too_many = || Error::Forbidden("Too many sessions".into());
+        {
+            let mut admitted = self.admitted();
+            let n = admitted.entry(user).or_insert(0);
+            if *n >= self.0.max_per_user {
+                return Err(too_many());
+            }
+            *n += 1;
+        }
+        if let Some(roster) = &self.0.roster {
+            match roster.admit(user, self.0.max_per_user).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.release_local(user);
+                    return Err(too_many());
+                }
+                // Without Redis, this node's own count still holds.
+                Err(e) => tracing::warn!(error = %e, "cluster session count unavailable"),
+            }
+        }
+        Ok(())
+    }
+
+    fn release_local(&self, user: Uuid) {
+        let mut admitted = self.admitted();
+        if let Some(n) = admitted.get_mut(&user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                admitted.remove(&user);
+            }
+        }
+    }
+
+    /// Gives back an admitted session that will not open after all.
+    pub async fn release(&self, user: Uuid) {
+        self.release_local(user);
+        if let Some(roster) = &self.0.roster
+            && let Err(e) = roster.release(user).await
+        {
+            tracing::warn!(error = %e, "cluster session count unavailable");
+        }
     }
 
     /// After this node's first session of `user`: whether it is the cluster's first.
@@ -207,6 +261,7 @@ impl Sessions {
 
     /// A session closed: on the user's last one, write `lastSeen` and announce `offline`.
     pub async fn ended(&self, user: Uuid) {
+        self.release(user).await;
         let last = {
             let _order = self.transition_lock(user).lock().await;
             self.0.presence.disconnect(user) && self.cluster_left(user).await
@@ -274,6 +329,7 @@ impl Sessions {
 
     /// `presence:update`.
     pub async fn choose(&self, user: Uuid, status: PresenceStatus) -> Result<()> {
+        self.0.limiter.check(user, Action::Presence).await?;
         let changed = self.0.presence.choose(user, status);
         let changed = match &self.0.roster {
             Some(roster) => roster.choose(user, status).await?,
@@ -298,9 +354,17 @@ impl Sessions {
         Ok(())
     }
 
-    /// `presence:request`: the presence of each id (unknown ids: offline, no
-    /// lastSeen), and the ids that are real users.
-    pub async fn presence_of(&self, ids: &[Uuid]) -> Result<(Vec<Presence>, Vec<Uuid>)> {
+    /// `presence:request` by `viewer`: the presence of each id (unknown ids:
+    /// offline, no lastSeen), and the ids that are real users.
+    pub async fn presence_of(
+        &self,
+        viewer: Uuid,
+        ids: &[Uuid],
+    ) -> Result<(Vec<Presence>, Vec<Uuid>)> {
+        self.0
+            .limiter
+            .check(viewer, Action::PresenceRequest)
+            .await?;
         let known = self.0.store.last_seen_of(ids).await?;
         let visible = self.visible(ids).await;
         let now = clock::now();

@@ -45,11 +45,40 @@ pub fn password(s: &str) -> Result<()> {
     }
 }
 
-/// Trims the content and checks its length (in characters, as users count them).
+/// Characters that take no room when shown: zero-width spaces and joiners,
+/// the byte-order mark, directional marks and isolates, variation selectors.
+/// A message or a file name made only of them would look empty, and
+/// directional overrides can make `report\u{202e}gpj.exe` read "reportexe.jpg".
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{061c}'
+            | '\u{feff}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{180e}'
+    )
+}
+
+/// Characters that reorder the text around them (and so can disguise it).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Trims the content and checks its length (in characters, as users count
+/// them); content with nothing visible in it is empty.
 pub fn content(s: &str) -> Result<&str> {
     let trimmed = s.trim();
     let n = trimmed.chars().count();
-    if n == 0 || n > MAX_CONTENT_CHARS {
+    if n == 0
+        || n > MAX_CONTENT_CHARS
+        || trimmed
+            .chars()
+            .all(|c| is_invisible(c) || c.is_whitespace())
+    {
         return Err(Error::invalid_field(
             "content",
             "content must be 1-10,000 characters after trimming",
@@ -108,5 +137,10 @@ mod tests {
             content(&"é".repeat(10_000)).is_ok(),
             "counted in characters, not bytes"
         );
+        assert!(
+            content("\u{200b}\u{200d} \u{feff}").is_err(),
+            "nothing visible"
+        );
+        assert!(content("a\u{200d}b").is_ok());
     }
 }

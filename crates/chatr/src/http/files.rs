@@ -38,6 +38,11 @@ async fn serve(
     let Some(file) = state.storage.resolve(&url) else {
         return Error::not_found("file not found").into_response();
     };
+    // A validator only stands for a file that exists (`If-None-Match: *`
+    // must not answer 304 for one that does not).
+    if !tokio::fs::try_exists(&file).await.unwrap_or(false) {
+        return Error::not_found("file not found").into_response();
+    }
     let (folder, name) = path.split_once('/').unwrap_or_default();
     let ext = name.rsplit('.').next().unwrap_or_default();
     // Names are random and files immutable, so the name is a strong validator.
@@ -66,9 +71,11 @@ async fn serve(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, v);
     }
+    // Private: a shared cache (a proxy, a CDN) must not keep people's
+    // pictures and files; the browser may keep them, they never change.
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -88,6 +88,21 @@ impl Params {
     }
 }
 
+/// The client's address: the connection's peer (see `serve`).
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| ClientIp(info.0.ip()))
+            .ok_or_else(|| Error::internal("no client address on the request"))
+    }
+}
+
 /// JSON 404 for any path nothing else serves.
 pub async fn not_found() -> Error {
     Error::not_found("not found")

@@ -25,7 +25,7 @@ use crate::chat::{
 use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
 use crate::media::{
-    audio, images, sniff,
+    self, audio, images, sniff,
     storage::{Folder, Stored, sanitize_file_name},
 };
 use crate::state::AppState;
@@ -99,15 +99,16 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> E
     }
 }
 
-/// Refuses a body whose declared length is over the limit before reading any of it.
-fn check_length(headers: &HeaderMap, limit: u64) -> Result<()> {
+/// Refuses a body whose declared length is over the limit before reading
+/// any of it; returns the declared length.
+fn check_length(headers: &HeaderMap, limit: u64) -> Result<Option<u64>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(n) if n > limit + MULTIPART_OVERHEAD => Err(too_large(limit)),
-        _ => Ok(()),
+        _ => Ok(declared),
     }
 }
 
@@ -172,7 +173,8 @@ async fn upload(
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Uploaded>)> {
     let limit = state.config.max_upload_bytes;
-    check_length(&headers, limit)?;
+    let declared = check_length(&headers, limit)?;
+    state.chat.messages.admit_upload(me.id, declared).await?;
     let mut multipart =
         multipart.map_err(|_| Error::invalid("expected a multipart/form-data body"))?;
     let (mut file, mut recipient, mut kind, mut caption) = (None, None, None, None);
@@ -216,10 +218,11 @@ async fn upload(
     if file.size == 0 {
         return Err(Error::invalid_field("file", "the file is empty"));
     }
+    let undeclared = declared.is_none().then_some(file.size);
     state
         .chat
         .messages
-        .check_attachment(me.id, recipient)
+        .check_attachment(me.id, recipient, undeclared)
         .await?;
 
     let file_name = sanitize_file_name(file.name.as_deref().unwrap_or("file"));
@@ -273,14 +276,6 @@ struct StoredAttachment {
     duration: Option<f64>,
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| Error::internal("media task failed"))?
-}
-
 async fn store_attachment(
     state: &AppState,
     kind: MessageType,
@@ -296,7 +291,7 @@ async fn store_attachment(
             })?;
             let is_gif = detected.ext == "gif";
             let source = temp.clone();
-            let processed = blocking(move || images::process_upload(&source, is_gif)).await?;
+            let processed = media::run(move || images::process_upload(&source, is_gif)).await?;
             let thumbnail = storage.allocate(Folder::Images, id, "_thumb", processed.thumbnail.ext);
             storage
                 .write(&thumbnail, &processed.thumbnail.bytes)
@@ -328,7 +323,7 @@ async fn store_attachment(
                 Error::invalid_field("file", "the file is not a recognised audio file")
             })?;
             let source = temp.clone();
-            let analysis = blocking(move || audio::analyze(&source, detected.ext)).await?;
+            let analysis = media::run(move || audio::analyze(&source, detected.ext)).await?;
             let target = storage.allocate(Folder::Audio, id, "", detected.ext);
             storage.persist(&temp, &target).await?;
             file.temp.keep();
@@ -429,7 +424,12 @@ async fn profile_image(
     headers: HeaderMap,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Json<ProfileImage>> {
-    check_length(&headers, MAX_PROFILE_IMAGE)?;
+    let declared = check_length(&headers, MAX_PROFILE_IMAGE)?;
+    state
+        .chat
+        .accounts
+        .admit_upload(me.id, declared.unwrap_or(MAX_PROFILE_IMAGE))
+        .await?;
     let mut multipart =
         multipart.map_err(|_| Error::invalid("expected a multipart/form-data body"))?;
     let mut image = None;
@@ -453,7 +453,7 @@ async fn profile_image(
         ));
     }
     let source = image.temp.path().map(PathBuf::from).unwrap_or_default();
-    let (large, small) = blocking(move || images::avatars(&source)).await?;
+    let (large, small) = media::run(move || images::avatars(&source)).await?;
     let id = Uuid::new_v4();
     let large_target = state.storage.allocate(Folder::Profiles, id, "", large.ext);
     let small_target = state

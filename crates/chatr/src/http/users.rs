@@ -13,8 +13,6 @@ use crate::error::{Error, Result};
 use crate::fields::parse_uuid;
 use crate::state::AppState;
 
-const SEARCH_LIMIT: i64 = 50;
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/users", get(list))
@@ -38,18 +36,8 @@ async fn search(
     AuthUser(me): AuthUser,
     params: Params,
 ) -> Result<Json<Vec<User>>> {
-    let term = params.get("q").map(str::trim).unwrap_or_default();
-    if term.is_empty() {
-        return Ok(Json(Vec::new()));
-    }
-    if term.chars().count() > 100 {
-        return Err(Error::invalid_field("q", "q is at most 100 characters"));
-    }
-    let users = state
-        .chat
-        .store()
-        .search_users(me.id, term, SEARCH_LIMIT)
-        .await?;
+    let term = params.get("q").unwrap_or_default();
+    let users = state.chat.accounts.search(me.id, term).await?;
     Ok(Json(state.chat.sessions.user_views(users, me.id).await))
 }
 

@@ -26,6 +26,11 @@ const OPUS_RATE: u32 = 48_000;
 const OPUS_MAX_FRAME: usize = 5_760;
 /// Frames per RMS block; bars are made from blocks, so memory stays small for long files.
 const BLOCK_FRAMES: usize = 1024;
+/// Decoding stops past this much audio (the waveform is then left to the
+/// client) and reading stops past this many packets: a small file must not
+/// buy minutes of CPU.
+const MAX_DECODED_SECONDS: u64 = 2 * 3600;
+const MAX_PACKETS: usize = 4_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
@@ -39,7 +44,15 @@ fn not_audio() -> Error {
     Error::invalid_field("file", "the file is not a recognised audio file")
 }
 
+/// Probes, measures and decodes the audio file at `path`. A panic inside the
+/// demuxers or decoders (fuzzing found integer overflows in symphonia's MP4
+/// reader on hostile sample tables) is a file that is not audio, never a
+/// failed request.
 pub fn analyze(path: &Path, ext: &str) -> Result<Analysis> {
+    std::panic::catch_unwind(|| analyze_file(path, ext)).unwrap_or_else(|_| Err(not_audio()))
+}
+
+fn analyze_file(path: &Path, ext: &str) -> Result<Analysis> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::internal(format!("reading an upload: {e}")))?;
     let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
@@ -72,10 +85,20 @@ pub fn analyze(path: &Path, ext: &str) -> Result<Analysis> {
 
     let mut blocks = RmsBlocks::default();
     let mut last_end: u64 = 0;
+    let max_frames = u64::from(sample_rate.unwrap_or(OPUS_RATE)) * MAX_DECODED_SECONDS;
+    let mut packets = 0;
     // A truncated tail (a recording cut short) still counts up to where it breaks.
     while let Ok(Some(packet)) = format.next_packet() {
+        packets += 1;
+        if packets > MAX_PACKETS {
+            break;
+        }
         if packet.track_id != track.id {
             continue;
+        }
+        if decoder.is_some() && blocks.frames > max_frames {
+            decoder = None;
+            blocks = RmsBlocks::default();
         }
         let end = u64::try_from(packet.pts.get()).unwrap_or(0) + packet.dur.get();
         last_end = last_end.max(end);

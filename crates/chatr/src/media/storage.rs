@@ -51,12 +51,23 @@ pub struct Stored {
 }
 
 impl Storage {
-    /// `root` is `<data dir>/uploads`; its folders are created here.
+    /// `root` is `<data dir>/uploads`; its folders are created here, and
+    /// uploads a crash left half-written are removed.
     pub fn open(root: PathBuf) -> Result<Self> {
         for dir in ["images", "files", "audio", "profiles", ".tmp"] {
             std::fs::create_dir_all(root.join(dir)).map_err(|e| {
                 Error::internal(format!("creating {}: {e}", root.join(dir).display()))
             })?;
+        }
+        let tmp = root.join(".tmp");
+        let mut left = 0;
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            if std::fs::remove_file(entry.path()).is_ok() {
+                left += 1;
+            }
+        }
+        if left > 0 {
+            tracing::info!(files = left, "removed unfinished uploads left from before");
         }
         Ok(Self { root })
     }
@@ -126,9 +137,11 @@ impl Storage {
 /// no path, no control characters, at most 255 bytes, never empty.
 pub fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    // Control characters and directional overrides never reach a name:
+    // `report\u{202e}gpj.exe` would show as "reportexe.jpg".
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !crate::chat::validate::is_bidi_control(*c))
         .map(|c| {
             if matches!(c, '"' | '<' | '>' | ':' | '|' | '?' | '*') {
                 '_'
@@ -182,6 +195,7 @@ mod tests {
     #[test]
     fn client_file_names_are_sanitised() {
         assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("report\u{202e}gpj.exe"), "reportgpj.exe");
         assert_eq!(sanitize_file_name("a/b"), "b");
         assert_eq!(sanitize_file_name("C:\\x\\report.pdf"), "report.pdf");
         assert_eq!(sanitize_file_name("evil\0name\n.txt"), "evilname.txt");

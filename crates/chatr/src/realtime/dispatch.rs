@@ -29,39 +29,43 @@ enum Reply {
     Statuses(Vec<Presence>),
 }
 
-pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
-    let Some(session) = socket.data() else { return };
-    let payload = event.arg::<Value>(0).and_then(Result::ok);
-    let result = match (ClientEvent::parse(&event.name), payload.as_ref()) {
-        (None, _) => Err(Error::invalid("unknown event")),
-        (Some(_), None) => Err(Error::invalid("payload is missing or is not JSON")),
-        (Some(kind), Some(payload)) => handle(&state, session, &socket, kind, payload).await,
+/// A client event, read and checked: what the domain is asked to do.
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    Send(SendText),
+    Receipt {
+        message_id: Uuid,
+        sender_id: Uuid,
+        receipt: Receipt,
+    },
+    Indicator {
+        recipient: Uuid,
+        kind: Indicator,
+        on: bool,
+    },
+    ChoosePresence(PresenceStatus),
+    RequestPresence(Vec<Uuid>),
+}
+
+/// Reads an event's payload into a [`Command`]; any shape error is
+/// `invalid_payload`, named by field. Pure: the fuzz harness calls it with
+/// whatever bytes it likes.
+pub fn parse(event: ClientEvent, payload: &Value) -> Result<Command> {
+    let receipt = |receipt| -> Result<Command> {
+        let f = Fields::of(payload)?;
+        Ok(Command::Receipt {
+            message_id: f.uuid("messageId")?,
+            sender_id: f.uuid("senderId")?,
+            receipt,
+        })
     };
-    match result {
-        Ok(reply) => {
-            answer(&socket, event.ack, &reply);
-            if let (Reply::Status(_), Some(id)) = (&reply, acknowledged_id(payload.as_ref())) {
-                backlog::acknowledged(state, fanout, socket.clone(), id).await;
-            }
-        }
-        Err(err) => refuse(&socket, event.ack, &event.name, payload.as_ref(), &err),
-    }
-}
-
-/// The message a successful receipt acknowledged (for paged offline delivery).
-fn acknowledged_id(payload: Option<&Value>) -> Option<Uuid> {
-    payload?.get("messageId")?.as_str().and_then(parse_uuid)
-}
-
-async fn handle(
-    state: &AppState,
-    session: &Session,
-    socket: &Socket,
-    event: ClientEvent,
-    payload: &Value,
-) -> Result<Reply> {
-    let me = session.user;
-    let chat = &state.chat;
+    let indicator = |kind, on| -> Result<Command> {
+        Ok(Command::Indicator {
+            recipient: Fields::of(payload)?.uuid("recipientId")?,
+            kind,
+            on,
+        })
+    };
     match event {
         ClientEvent::MessageSend => {
             let f = Fields::of(payload)?;
@@ -79,83 +83,108 @@ async fn handle(
                 .opt_str("clientMessageId")?
                 .map(validate::client_message_id)
                 .transpose()?;
-            let input = SendText {
+            Ok(Command::Send(SendText {
                 recipient_id,
                 content,
                 client_message_id: client_message_id.map(str::to_owned),
-            };
+            }))
+        }
+        ClientEvent::MessageDelivered => receipt(Receipt::Delivered),
+        ClientEvent::MessageRead => receipt(Receipt::Read),
+        ClientEvent::AudioListening => receipt(Receipt::Listening),
+        ClientEvent::AudioListened => receipt(Receipt::Listened),
+        ClientEvent::TypingStart => indicator(Indicator::Typing, true),
+        ClientEvent::TypingStop => indicator(Indicator::Typing, false),
+        ClientEvent::RecordingStart => indicator(Indicator::Recording, true),
+        ClientEvent::RecordingStop => indicator(Indicator::Recording, false),
+        ClientEvent::PresenceUpdate => {
+            let f = Fields::of(payload)?;
+            let status = PresenceStatus::parse(f.str("status")?).ok_or_else(|| {
+                Error::invalid_field("status", "status must be online, away or offline")
+            })?;
+            Ok(Command::ChoosePresence(status))
+        }
+        ClientEvent::PresenceRequest => presence_ids(payload).map(Command::RequestPresence),
+    }
+}
+
+pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
+    let Some(session) = socket.data() else { return };
+    let payload = event.arg::<Value>(0).and_then(Result::ok);
+    let command = match (ClientEvent::parse(&event.name), payload.as_ref()) {
+        (None, _) => Err(Error::invalid("unknown event")),
+        (Some(_), None) => Err(Error::invalid("payload is missing or is not JSON")),
+        (Some(kind), Some(payload)) => parse(kind, payload),
+    };
+    let acknowledged = match &command {
+        Ok(Command::Receipt { message_id, .. }) => Some(*message_id),
+        _ => None,
+    };
+    let result = match command {
+        Ok(command) => execute(&state, session, &socket, command).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(reply) => {
+            answer(&socket, event.ack, &reply);
+            if let Some(id) = acknowledged {
+                backlog::acknowledged(state, fanout, socket.clone(), id).await;
+            }
+        }
+        Err(err) => refuse(&socket, event.ack, &event.name, payload.as_ref(), &err),
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    session: &Session,
+    socket: &Socket,
+    command: Command,
+) -> Result<Reply> {
+    let me = session.user;
+    let chat = &state.chat;
+    match command {
+        Command::Send(input) => {
             let origin = Origin(socket.id().to_bytes());
             chat.messages
                 .send_text(me, input, origin)
                 .await
                 .map(|m| Reply::Message(Box::new(m)))
         }
-        ClientEvent::MessageDelivered => receipt(state, me, payload, Receipt::Delivered).await,
-        ClientEvent::MessageRead => receipt(state, me, payload, Receipt::Read).await,
-        ClientEvent::AudioListening => receipt(state, me, payload, Receipt::Listening).await,
-        ClientEvent::AudioListened => receipt(state, me, payload, Receipt::Listened).await,
-        ClientEvent::TypingStart => {
-            indicator(state, session, payload, Indicator::Typing, true).await
+        Command::Receipt {
+            message_id,
+            sender_id,
+            receipt,
+        } => chat
+            .messages
+            .receipt(me, message_id, sender_id, receipt)
+            .await
+            .map(Reply::Status),
+        Command::Indicator {
+            recipient,
+            kind,
+            on,
+        } => {
+            chat.sessions.indicator(me, recipient, kind, on).await?;
+            let mut shown = session.shown_to(kind);
+            if on {
+                shown.insert(recipient);
+            } else {
+                shown.remove(&recipient);
+            }
+            Ok(Reply::Done)
         }
-        ClientEvent::TypingStop => {
-            indicator(state, session, payload, Indicator::Typing, false).await
-        }
-        ClientEvent::RecordingStart => {
-            indicator(state, session, payload, Indicator::Recording, true).await
-        }
-        ClientEvent::RecordingStop => {
-            indicator(state, session, payload, Indicator::Recording, false).await
-        }
-        ClientEvent::PresenceUpdate => {
-            let f = Fields::of(payload)?;
-            let status = PresenceStatus::parse(f.str("status")?).ok_or_else(|| {
-                Error::invalid_field("status", "status must be online, away or offline")
-            })?;
+        Command::ChoosePresence(status) => {
             chat.sessions.choose(me, status).await?;
             Ok(Reply::Presence(status))
         }
-        ClientEvent::PresenceRequest => {
-            let ids = presence_ids(payload)?;
-            let (statuses, users) = chat.sessions.presence_of(&ids).await?;
+        Command::RequestPresence(ids) => {
+            let (statuses, users) = chat.sessions.presence_of(me, &ids).await?;
             socket.join(users.into_iter().map(Room::Presence));
             socket.emit(ServerEvent::PresenceStatus.name(), &statuses);
             Ok(Reply::Statuses(statuses))
         }
     }
-}
-
-async fn receipt(state: &AppState, me: Uuid, payload: &Value, receipt: Receipt) -> Result<Reply> {
-    let f = Fields::of(payload)?;
-    let message_id = f.uuid("messageId")?;
-    let sender_id = f.uuid("senderId")?;
-    state
-        .chat
-        .messages
-        .receipt(me, message_id, sender_id, receipt)
-        .await
-        .map(Reply::Status)
-}
-
-async fn indicator(
-    state: &AppState,
-    session: &Session,
-    payload: &Value,
-    kind: Indicator,
-    on: bool,
-) -> Result<Reply> {
-    let recipient = Fields::of(payload)?.uuid("recipientId")?;
-    state
-        .chat
-        .sessions
-        .indicator(session.user, recipient, kind, on)
-        .await?;
-    let mut shown = session.shown_to(kind);
-    if on {
-        shown.insert(recipient);
-    } else {
-        shown.remove(&recipient);
-    }
-    Ok(Reply::Done)
 }
 
 /// `["uuid", …]`, at most 500, duplicates dropped (first occurrence kept).

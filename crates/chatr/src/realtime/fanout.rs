@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::bus::Publisher;
 use super::handover::Handover;
 use super::{Io, Nsp, Room};
+use crate::auth::revocation::Revocations;
 use crate::chat::Chat;
 use crate::chat::model::{Message, Presence};
 use crate::chat::notice::{Announce, Indicator, Notice, Origin};
@@ -35,6 +36,12 @@ enum Relay {
     Received { seq: i64 },
     /// Every session in `room` joins `rooms`.
     Join { room: Room, rooms: Vec<Room> },
+    /// Tokens of `user` were revoked: one, or all issued until `before_ms`.
+    Revoked {
+        user: Uuid,
+        token: Option<(Uuid, i64)>,
+        before_ms: Option<i64>,
+    },
     /// A user's new name or picture, for every node's profile cache.
     Profile {
         user: Uuid,
@@ -56,15 +63,32 @@ pub struct Fanout {
     pub(super) handover: Handover,
     /// The other nodes, and this node's name among them.
     peers: Option<(Publisher, Uuid)>,
+    /// Kept up to date with what other nodes revoke.
+    revocations: Arc<Revocations>,
 }
 
 impl Fanout {
-    pub fn new(peers: Option<Publisher>) -> Arc<Self> {
+    pub fn new(peers: Option<Publisher>, revocations: Arc<Revocations>) -> Arc<Self> {
         Arc::new(Self {
             io: RwLock::new(None),
             handover: Handover::default(),
             peers: peers.map(|p| (p, Uuid::new_v4())),
+            revocations,
         })
+    }
+
+    /// Disconnects this node's sessions of `user` whose token is now revoked.
+    fn disconnect_revoked(&self, user: Uuid) {
+        let Some(nsp) = self.nsp() else { return };
+        for socket in nsp.sockets_in(&Room::User(user)) {
+            if let Some(s) = socket.data()
+                && self
+                    .revocations
+                    .is_revoked(s.user, s.token, s.token_issued_ms)
+            {
+                socket.disconnect();
+            }
+        }
     }
 
     pub(super) fn attach(&self, io: Io) {
@@ -187,6 +211,19 @@ impl Fanout {
                     nsp.join_all(&room, &rooms);
                 }
             }
+            Relay::Revoked {
+                user,
+                token,
+                before_ms,
+            } => {
+                if let Some((jti, exp)) = token {
+                    self.revocations.revoke(jti, exp);
+                }
+                if let Some(at) = before_ms {
+                    self.revocations.cut_off(user, at);
+                }
+                self.disconnect_revoked(user);
+            }
             Relay::Profile {
                 user,
                 username,
@@ -283,6 +320,21 @@ impl Announce for Fanout {
                     }
                     self.relay(Relay::Join { room, rooms }, &[]);
                 }
+            }
+            Notice::Revoked {
+                user,
+                token,
+                before_ms,
+            } => {
+                self.disconnect_revoked(user);
+                self.relay(
+                    Relay::Revoked {
+                        user,
+                        token,
+                        before_ms,
+                    },
+                    &[],
+                );
             }
             Notice::Profile {
                 user,

@@ -5,7 +5,7 @@
 
 mod backlog;
 pub mod bus;
-mod dispatch;
+pub mod dispatch;
 pub mod fanout;
 mod handover;
 
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::token::TokenError;
+use crate::auth::token::{TokenError, Verified};
 use crate::chat::notice::Indicator;
 use crate::state::AppState;
 pub use fanout::Fanout;
@@ -41,6 +41,9 @@ pub enum Room {
 /// What one connected socket remembers between events.
 pub struct Session {
     pub user: Uuid,
+    /// The token it connected with: revoking it disconnects the session.
+    pub token: Uuid,
+    pub token_issued_ms: i64,
     /// Whom this session shows a typing or recording indicator to, so that a
     /// disconnect can clear them.
     typing_to: Mutex<HashSet<Uuid>>,
@@ -49,9 +52,11 @@ pub struct Session {
 }
 
 impl Session {
-    fn new(user: Uuid) -> Self {
+    fn new(token: &Verified) -> Self {
         Self {
-            user,
+            user: token.user,
+            token: token.jti,
+            token_issued_ms: token.issued_ms,
             typing_to: Mutex::default(),
             recording_to: Mutex::default(),
             backlog: Mutex::default(),
@@ -71,16 +76,13 @@ impl Session {
 pub struct Realtime {
     state: AppState,
     fanout: Arc<Fanout>,
-    max_sessions: u32,
 }
 
 /// Builds the Socket.IO server; the fan-out starts carrying notices to it.
 pub fn server(state: AppState, fanout: Arc<Fanout>, config: EngineConfig) -> Io {
-    let max_sessions = state.config.max_sessions_per_user;
     let handler = Realtime {
         state,
         fanout: fanout.clone(),
-        max_sessions,
     };
     // The bearer header is the handshake's other way to carry the token.
     let io = Io::new(
@@ -106,13 +108,7 @@ impl Handler for Realtime {
         socket: Socket,
         auth: Option<Value>,
     ) -> impl Future<Output = Result<Session, ConnectError>> + Send + 'static {
-        authenticate(
-            self.state.clone(),
-            self.fanout.clone(),
-            self.max_sessions,
-            socket,
-            auth,
-        )
+        authenticate(self.state.clone(), self.fanout.clone(), socket, auth)
     }
 
     fn connected(&self, socket: Socket) -> impl Future<Output = ()> + Send + 'static {
@@ -135,7 +131,6 @@ impl Handler for Realtime {
 async fn authenticate(
     state: AppState,
     fanout: Arc<Fanout>,
-    max_sessions: u32,
     socket: Socket,
     auth: Option<Value>,
 ) -> Result<Session, ConnectError> {
@@ -153,24 +148,26 @@ async fn authenticate(
         .or_else(from_header)
         .ok_or(TokenError::Missing)
         .map_err(refused)?;
-    let user = state.tokens.verify(&token).map_err(refused)?;
+    let token = state.tokens.verify(&token).map_err(refused)?;
+    state.revocations.check(&token).map_err(refused)?;
+    let user = token.user;
     let chat = &state.chat;
-    match chat.sessions.exists(user).await {
-        Ok(true) => {}
-        Ok(false) => return Err(refused(TokenError::UnknownUser)),
-        Err(e) => {
-            e.log_if_internal();
-            return Err(refused(TokenError::Unavailable));
-        }
-    }
-    if chat.sessions.local_count(user) >= max_sessions {
+    if chat.sessions.admit(user).await.is_err() {
         return Err(ConnectError::new("Too many sessions"));
     }
-    let contacts = match chat.relations.contacts_of(user).await {
-        Ok(contacts) => contacts,
-        Err(e) => {
-            e.log_if_internal();
-            return Err(refused(TokenError::Unavailable));
+    // The account is read from the database, not a cache: a user deleted
+    // there cannot connect any more.
+    let contacts = match chat.relations.account_contacts(user).await {
+        Ok(Some(contacts)) => contacts,
+        refused_now => {
+            chat.sessions.release(user).await;
+            return Err(match refused_now {
+                Err(e) => {
+                    e.log_if_internal();
+                    refused(TokenError::Unavailable)
+                }
+                _ => refused(TokenError::UnknownUser),
+            });
         }
     };
     // Everything a connected socket needs is in place before the client
@@ -182,7 +179,7 @@ async fn authenticate(
     }
     socket.join(contacts.into_iter().map(Room::Presence));
     chat.sessions.opened(user).await;
-    Ok(Session::new(user))
+    Ok(Session::new(&token))
 }
 
 async fn disconnected(

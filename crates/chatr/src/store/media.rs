@@ -34,6 +34,17 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes of the files `user` has stored in messages.
+    pub async fn stored_bytes(&self, user: Uuid) -> Result<i64> {
+        let (sum,): (Option<i64>,) = sqlx::query_as(
+            "select cast(sum(file_size) as bigint) from messages where sender_id = $1 and file_url is not null",
+        )
+        .bind(user.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(sum.unwrap_or(0))
+    }
+
     /// The original name of the attachment stored at `url`, for `Content-Disposition`.
     pub async fn attachment_name(&self, url: &str) -> Result<Option<String>> {
         let row: Option<(Option<String>,)> =

@@ -6,6 +6,7 @@
 mod media;
 mod messages;
 mod rows;
+mod tokens;
 mod users;
 pub mod writer;
 

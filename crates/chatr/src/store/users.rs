@@ -90,6 +90,24 @@ impl Store {
             .transpose()
     }
 
+    pub async fn password_hash(&self, id: Uuid) -> Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("select password_hash from users where id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(h,)| h))
+    }
+
+    pub async fn set_password_hash(&self, id: Uuid, hash: &str) -> Result<()> {
+        sqlx::query("update users set password_hash = $1 where id = $2")
+            .bind(hash)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Every user but `me`, by username.
     pub async fn list_users(&self, me: Uuid, limit: i64, offset: i64) -> Result<Vec<UserRecord>> {
         sqlx::query_as::<_, UserRow>(concat!(
@@ -107,18 +125,20 @@ impl Store {
         .collect()
     }
 
-    /// Users but `me` whose username or email contains `term`, case-insensitively.
+    /// Users but `me` whose username contains `term`, or whose whole email
+    /// is `term`, case-insensitively.
     pub async fn search_users(&self, me: Uuid, term: &str, limit: i64) -> Result<Vec<UserRecord>> {
         let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
         sqlx::query_as::<_, UserRow>(concat!(
             "select ",
             user_columns!(),
             " from users where id <> $1 \
-             and (lower(username) like $2 escape '\\' or lower(email) like $2 escape '\\') \
-             order by lower(username) limit $3"
+             and (lower(username) like $2 escape '\\' or lower(email) = lower($3)) \
+             order by lower(username) limit $4"
         ))
         .bind(me.to_string())
         .bind(pattern)
+        .bind(term)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?

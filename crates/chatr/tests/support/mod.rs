@@ -19,6 +19,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// The database the server uses (SQLite in the data dir, or PostgreSQL).
+    pub database_url: String,
     running: Option<chatr::Running>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -72,10 +74,12 @@ impl TestServer {
         let mut config = chatr::Config::for_tests(data_dir.clone());
         config.jwt_secret = Some("an-integration-test-secret-of-32-bytes-or-more".into());
         config.database_url = postgres_database_for(&data_dir).await;
+        let database_url = config.database_url();
         let running = chatr::start(config, std::future::pending()).await.unwrap();
         Self {
             addr: running.addr,
             data_dir,
+            database_url,
             running: Some(running),
             _dir: None,
         }
@@ -113,6 +117,20 @@ impl TestServer {
             body["token"].as_str().unwrap().to_owned(),
             body["user"]["id"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// Runs one statement on the server's database, behind its back.
+    pub async fn execute(&self, sql: &str, bind: &str) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .bind(bind.to_owned())
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
 
     pub async fn connect(&self, token: &str) -> Client {

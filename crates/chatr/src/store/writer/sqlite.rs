@@ -309,6 +309,8 @@ fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool)
     let _ = conn.busy_timeout(Duration::from_secs(1));
     let wal_file = wal_path(path);
     let mut previous = None;
+    // A failure that repeats (a read-only disk) is logged once a minute, not every pass.
+    let mut last_warning: Option<Instant> = None;
     while alive.upgrade().is_some_and(|tx| !tx.is_closed()) {
         std::thread::sleep(CHECKPOINT_EVERY);
         let mut copied_before = 0;
@@ -317,7 +319,10 @@ fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool)
             let (log, copied) = match passive_checkpoint(&conn) {
                 Ok(pass) => pass,
                 Err(e) => {
-                    tracing::warn!(error = %e, "checkpoint failed");
+                    if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                        tracing::warn!(error = %e, "checkpoint failed");
+                        last_warning = Some(Instant::now());
+                    }
                     break;
                 }
             };
