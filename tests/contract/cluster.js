@@ -313,3 +313,35 @@ test('the session cap counts the sessions of a user on every node', async () => 
   const again = await connect(capped[1], a.token);
   for (const s of [...open, again]) s.close();
 });
+
+test('edits, unsends, reactions, blocks and visibility reach every node', async () => {
+  const [n1, n2] = nodes;
+  const a = await register(n1, 'cf');
+  const b = await register(n2, 'cf');
+  const a1 = await connect(n1, a.token);
+  const b2 = await connect(n2, b.token);
+  const { message } = await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'across' });
+  await waitFor(b2, 'message:received', (m) => m.id === message.id);
+  await emitAck(a1, 'message:edit', { messageId: message.id, content: 'across, edited' });
+  await waitFor(b2, 'message:edited', (e) => e.messageId === message.id && e.content === 'across, edited');
+  await emitAck(b2, 'message:react', { messageId: message.id, emoji: '🎉' });
+  await waitFor(a1, 'message:reactions', (r) => r.messageId === message.id && r.reactions.length === 1);
+  await emitAck(a1, 'message:unsend', { messageId: message.id });
+  await waitFor(b2, 'message:unsent', (u) => u.messageId === message.id);
+  // A block made through node 1 holds on node 2 at once.
+  assert.equal((await api(n1, 'POST', `/api/users/${b.user.id}/block`, { token: a.token })).status, 204);
+  await settle();
+  const refused = await emitAck(b2, 'message:send', { recipientId: a.user.id, content: 'still there?' });
+  assert.equal(refused.error.code, 'forbidden');
+  assert.equal((await api(n2, 'DELETE', `/api/users/${b.user.id}/block`, { token: a.token })).status, 204);
+  await settle();
+  assert.equal((await emitAck(b2, 'message:send', { recipientId: a.user.id, content: 'back' })).ok, true);
+  // Visibility chosen through node 2 hides Alice from a stranger on node 1.
+  const c = await register(n1, 'cf');
+  const c1 = await connect(n1, c.token);
+  assert.equal((await api(n2, 'PATCH', '/api/users/me', { token: a.token, body: { presenceVisibility: 'contacts' } })).status, 200);
+  await settle();
+  const seen = await emitAck(c1, 'presence:request', [a.user.id]);
+  assert.deepEqual(seen.statuses, [{ userId: a.user.id, status: 'offline', lastSeen: null }]);
+  a1.close(); b2.close(); c1.close();
+});

@@ -294,7 +294,7 @@ export const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 export const MESSAGE_KEYS = [
   'id', 'senderId', 'senderUsername', 'senderProfileImage', 'recipientId', 'content', 'type', 'status',
   'createdAt', 'readAt', 'fileUrl', 'fileName', 'fileSize', 'fileType', 'waveform', 'duration', 'clientMessageId',
-  'thumbnailUrl',
+  'thumbnailUrl', 'editedAt', 'deletedAt', 'replyTo', 'reactions',
 ].sort();
 export const TRANSPORTS = ['websocket', 'polling'];
 

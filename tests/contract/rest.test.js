@@ -26,7 +26,9 @@ describe('register', () => {
     });
     assert.equal(res.status, 201);
     assert.equal(typeof res.body.token, 'string');
-    assert.deepEqual(Object.keys(res.body.user).sort(), ['createdAt', 'email', 'id', 'lastSeen', 'profileImage', 'username']);
+    // The own record also says who sees one's presence (contract §6).
+    assert.deepEqual(Object.keys(res.body.user).sort(), ['createdAt', 'email', 'id', 'lastSeen', 'presenceVisibility', 'profileImage', 'username']);
+    assert.equal(res.body.user.presenceVisibility, 'everyone');
     assert.match(res.body.user.id, UUID_RE);
     assert.equal(res.body.user.username, username);
     assert.equal(res.body.user.profileImage, null);

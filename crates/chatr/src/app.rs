@@ -102,12 +102,14 @@ pub async fn start(
     let fanout = Fanout::new(peers, revocations.clone());
     let chat = Chat::new(
         store.clone(),
+        storage.clone(),
         fanout.clone(),
         roster,
         config.rate_limits == RateLimits::On,
         config.storage_quota_bytes,
         config.max_sessions_per_user,
     );
+    chat.relations.load().await?;
     let config = Arc::new(config);
     let state = AppState {
         chat: chat.clone(),

@@ -16,6 +16,11 @@ pub fn format(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
 }
 
+/// Reads a timestamp (as [`now`] writes it, or any RFC 3339 one).
+pub fn parse(input: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(input, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// Parses any RFC 3339 timestamp and re-renders it in the contract's format,
 /// so that it compares correctly with stored timestamps.
 pub fn normalize(input: &str) -> Option<String> {

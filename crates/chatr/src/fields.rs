@@ -44,6 +44,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional id: absent or null is `None`; anything else must be a UUID.
+    pub fn opt_uuid(&self, name: &'static str) -> Result<Option<Uuid>> {
+        match self.opt_str(name)? {
+            None => Ok(None),
+            Some(s) => parse_uuid(s)
+                .map(Some)
+                .ok_or_else(|| Error::invalid_field(name, format!("{name} must be a UUID"))),
+        }
+    }
+
     pub fn uuid(&self, name: &'static str) -> Result<Uuid> {
         parse_uuid(self.str(name)?)
             .ok_or_else(|| Error::invalid_field(name, format!("{name} must be a UUID")))

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::chat::model::{Message, Presence, Status};
+use crate::chat::model::{Message, Presence, Reaction, Status};
 
 /// Events a client sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,10 +22,13 @@ pub enum ClientEvent {
     RecordingStop,
     PresenceUpdate,
     PresenceRequest,
+    MessageEdit,
+    MessageUnsend,
+    MessageReact,
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 11] = [
+    pub const ALL: [ClientEvent; 14] = [
         Self::MessageSend,
         Self::MessageDelivered,
         Self::MessageRead,
@@ -37,6 +40,9 @@ impl ClientEvent {
         Self::RecordingStop,
         Self::PresenceUpdate,
         Self::PresenceRequest,
+        Self::MessageEdit,
+        Self::MessageUnsend,
+        Self::MessageReact,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +58,9 @@ impl ClientEvent {
             Self::RecordingStop => "recording:stop",
             Self::PresenceUpdate => "presence:update",
             Self::PresenceRequest => "presence:request",
+            Self::MessageEdit => "message:edit",
+            Self::MessageUnsend => "message:unsend",
+            Self::MessageReact => "message:react",
         }
     }
 
@@ -70,10 +79,13 @@ pub enum ServerEvent {
     AudioWaveform,
     PresenceStatus,
     MessageError,
+    MessageEdited,
+    MessageUnsent,
+    MessageReactions,
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 7] = [
+    pub const ALL: [ServerEvent; 10] = [
         Self::MessageReceived,
         Self::MessageStatus,
         Self::TypingIndicator,
@@ -81,6 +93,9 @@ impl ServerEvent {
         Self::AudioWaveform,
         Self::PresenceStatus,
         Self::MessageError,
+        Self::MessageEdited,
+        Self::MessageUnsent,
+        Self::MessageReactions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +107,9 @@ impl ServerEvent {
             Self::AudioWaveform => "audio:waveform",
             Self::PresenceStatus => "presence:status",
             Self::MessageError => "message:error",
+            Self::MessageEdited => "message:edited",
+            Self::MessageUnsent => "message:unsent",
+            Self::MessageReactions => "message:reactions",
         }
     }
 }
@@ -129,6 +147,31 @@ pub struct Waveform<'a> {
     pub duration: f64,
 }
 
+/// `message:edited`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edited<'a> {
+    pub message_id: Uuid,
+    pub content: &'a str,
+    pub edited_at: &'a str,
+}
+
+/// `message:unsent`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unsent<'a> {
+    pub message_id: Uuid,
+    pub deleted_at: &'a str,
+}
+
+/// `message:reactions`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reactions<'a> {
+    pub message_id: Uuid,
+    pub reactions: &'a [Reaction],
+}
+
 /// `message:error`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -152,6 +195,8 @@ pub struct AckOk<'a> {
     pub status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statuses: Option<&'a [Presence]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<&'a [Reaction]>,
 }
 
 /// A failed acknowledgement: `{ ok: false, error: { code, message } }`.

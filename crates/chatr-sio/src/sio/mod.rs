@@ -562,6 +562,22 @@ impl<H: Handler> Nsp<H> {
             socket.join(rooms.iter().cloned());
         }
     }
+
+    /// Every socket in `room` leaves `rooms`.
+    pub fn leave_all(&self, room: &H::Room, rooms: &[H::Room]) {
+        for socket in self.0.rooms.members(room) {
+            for r in rooms {
+                socket.leave(r);
+            }
+        }
+    }
+
+    /// Every socket leaves `room`.
+    pub fn clear(&self, room: &H::Room) {
+        for socket in self.0.rooms.members(room) {
+            socket.leave(room);
+        }
+    }
 }
 
 /// A Socket.IO server. Cheap to clone.

@@ -96,6 +96,7 @@ pub async fn register(
         profile_image: None,
         last_seen: None,
         created_at: clock::now(),
+        presence_visibility: crate::chat::model::Visibility::Everyone,
     };
     state
         .chat
@@ -200,6 +201,24 @@ pub async fn change_password(
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     state.tokens.issue(user.id, &user.username)
+}
+
+/// `DELETE /api/users/me`: checks the password (throttled like a login),
+/// then deletes the account and revokes every token it ever had.
+pub async fn delete_account(
+    state: &AppState,
+    addr: IpAddr,
+    user: &UserRecord,
+    password: &str,
+) -> Result<()> {
+    state.throttle.admit_login(&user.username, addr).await?;
+    let stored = state.chat.store().password_hash(user.id).await?;
+    if !password::verify(password.to_owned(), stored).await? {
+        state.throttle.failed_login(&user.username, addr).await;
+        return Err(Error::Unauthorized("the password is wrong".into()));
+    }
+    state.revocations.cut_off(user.id, i64::MAX);
+    state.chat.accounts.delete(user.id, i64::MAX).await
 }
 
 #[cfg(test)]

@@ -1,15 +1,20 @@
-//! Accounts: finding people, and what a user changes about themself (their
-//! profile picture).
+//! Accounts: finding people, and what a user changes about themself and
+//! their relations: profile picture, presence visibility, blocks, and
+//! deleting the account.
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::limits::{Action, Limiter};
-use super::model::UserRecord;
+use super::model::{Presence, PresenceStatus, UserRecord, Visibility};
 use super::notice::{Announcer, Notice};
 use super::profiles::{Profile, Profiles};
+use super::relations::Relations;
+use super::sessions::Sessions;
+use crate::clock;
 use crate::error::{Error, Result};
+use crate::media::Storage;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -20,6 +25,9 @@ struct Inner {
     profiles: Arc<Profiles>,
     announce: Announcer,
     limiter: Limiter,
+    relations: Relations,
+    sessions: Sessions,
+    storage: Storage,
 }
 
 /// Users one search returns at most.
@@ -31,12 +39,18 @@ impl Accounts {
         profiles: Arc<Profiles>,
         announce: Announcer,
         limiter: Limiter,
+        relations: Relations,
+        sessions: Sessions,
+        storage: Storage,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
             profiles,
             announce,
             limiter,
+            relations,
+            sessions,
+            storage,
         }))
     }
 
@@ -109,5 +123,167 @@ impl Accounts {
             profile_image: url,
         });
         Ok(previous)
+    }
+
+    /// Offline with no lastSeen: how a user looks to someone outside their audience.
+    fn hidden(user: Uuid) -> Presence {
+        Presence {
+            user_id: user,
+            status: PresenceStatus::Offline,
+            last_seen: None,
+        }
+    }
+
+    /// `POST /api/users/:id/block` (`on`) and `DELETE` (unblock). While a
+    /// block stands neither user sees the other's presence; writing either
+    /// way is refused (`Relations::check_not_blocked`).
+    pub async fn block(&self, blocker: Uuid, blocked: Uuid, on: bool) -> Result<()> {
+        if blocker == blocked {
+            return Err(Error::invalid("you cannot block yourself"));
+        }
+        if self.0.store.user_by_id(blocked).await?.is_none() {
+            return Err(Error::not_found("user not found"));
+        }
+        if !self
+            .0
+            .store
+            .set_block(blocker, blocked, on, &clock::now())
+            .await?
+        {
+            return Ok(());
+        }
+        let graph = self.0.relations.graph();
+        graph.set_block(blocker, blocked, on);
+        self.0.announce.announce(Notice::Blocked {
+            blocker,
+            blocked,
+            on,
+        });
+        let contacts = self
+            .0
+            .relations
+            .contacts_of(blocker)
+            .await?
+            .contains(&blocked);
+        for (who, whom) in [(blocker, blocked), (blocked, blocker)] {
+            if on {
+                self.0.announce.announce(Notice::Follow {
+                    who,
+                    whom,
+                    on: false,
+                });
+                self.0.announce.announce(Notice::PresenceTo {
+                    to: who,
+                    presence: Self::hidden(whom),
+                });
+            } else if contacts && graph.sees(who, whom, true) {
+                self.0.announce.announce(Notice::Follow {
+                    who,
+                    whom,
+                    on: true,
+                });
+                let presence = self.0.sessions.current(whom).await?;
+                self.0
+                    .announce
+                    .announce(Notice::PresenceTo { to: who, presence });
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /api/users/blocked`.
+    pub async fn blocked(&self, blocker: Uuid) -> Result<Vec<UserRecord>> {
+        self.0.store.blocked_by(blocker).await
+    }
+
+    /// `PATCH /api/users/me` `{ presenceVisibility }`: who sees the user's
+    /// presence from now on. Those who followed it hear "offline" and stop;
+    /// the new audience's contacts follow it again and hear the current state.
+    pub async fn set_visibility(&self, user: Uuid, visibility: Visibility) -> Result<()> {
+        let graph = self.0.relations.graph();
+        if graph.visibility(user) == visibility {
+            return Ok(());
+        }
+        self.0.store.set_visibility(user, visibility).await?;
+        graph.set_visibility(user, visibility);
+        self.0
+            .announce
+            .announce(Notice::Visibility { user, visibility });
+        self.0
+            .announce
+            .announce(Notice::Presence(Self::hidden(user)));
+        self.0
+            .announce
+            .announce(Notice::ClearFollowers { whom: user });
+        if visibility.shows_to(true) {
+            for contact in self.0.relations.contacts_of(user).await? {
+                if graph.sees(contact, user, true) {
+                    self.0.announce.announce(Notice::Follow {
+                        who: contact,
+                        whom: user,
+                        on: true,
+                    });
+                }
+            }
+            let presence = self.0.sessions.current(user).await?;
+            self.0.announce.announce(Notice::Presence(presence));
+        }
+        Ok(())
+    }
+
+    /// Deletes an account (contract §6), once its password was checked: the
+    /// messages it sent become tombstones (both sides hear `message:unsent`),
+    /// its files and picture leave storage, its blocks go, its name and email
+    /// are free again, and every token it had is revoked (`revoke_ms`).
+    pub async fn delete(&self, user: Uuid, revoke_ms: i64) -> Result<()> {
+        let at = clock::now();
+        let deleted = self.0.store.delete_account(user, &at, revoke_ms).await?;
+        for url in &deleted.files {
+            self.0.storage.remove(url).await;
+            if let Some(small) = crate::media::storage::small_avatar_url(url) {
+                self.0.storage.remove(&small).await;
+            }
+        }
+        let graph = self.0.relations.graph();
+        for (blocker, blocked) in graph.blocks_involving(user) {
+            graph.set_block(blocker, blocked, false);
+            self.0.announce.announce(Notice::Blocked {
+                blocker,
+                blocked,
+                on: false,
+            });
+        }
+        graph.set_visibility(user, Visibility::Nobody);
+        self.0.announce.announce(Notice::Visibility {
+            user,
+            visibility: Visibility::Nobody,
+        });
+        if let Some(record) = self.0.store.user_by_id(user).await? {
+            self.0.profiles.put(
+                user,
+                Profile {
+                    username: record.username.clone(),
+                    profile_image: None,
+                },
+            );
+            self.0.announce.announce(Notice::Profile {
+                user,
+                username: record.username,
+                profile_image: None,
+            });
+        }
+        self.0
+            .announce
+            .announce(Notice::ClearFollowers { whom: user });
+        for (message_id, recipient) in deleted.tombstones {
+            self.0.announce.announce(Notice::Unsent {
+                sender: user,
+                recipient,
+                message_id,
+                deleted_at: at.clone(),
+            });
+        }
+        self.tokens_revoked(user, None, Some(revoke_ms));
+        Ok(())
     }
 }

@@ -34,10 +34,12 @@ pub enum Action {
     UploadBytes,
     /// Any authenticated REST request (lists, history, profiles…).
     Api,
+    /// An export of one's own data.
+    Export,
 }
 
 impl Action {
-    const ALL: [Action; 9] = [
+    const ALL: [Action; 10] = [
         Self::Send,
         Self::Indicator,
         Self::Receipt,
@@ -47,6 +49,7 @@ impl Action {
         Self::Upload,
         Self::UploadBytes,
         Self::Api,
+        Self::Export,
     ];
 
     fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Action {
             Self::Upload => "upload",
             Self::UploadBytes => "upload-bytes",
             Self::Api => "api",
+            Self::Export => "export",
         }
     }
 
@@ -81,6 +85,8 @@ impl Action {
             // A client opening loads its conversations, histories and
             // profiles at once; a script reading everything is slowed.
             Self::Api => (30, 120),
+            // Counted per minute below: three, then one every twenty minutes.
+            Self::Export => (1, 3),
         }
     }
 
@@ -104,15 +110,23 @@ fn quota(per_second: u32, burst: u32) -> Quota {
     Quota::per_second(nz(per_second)).allow_burst(nz(burst))
 }
 
+/// The bucket of `action`: most refill per second; an export every twenty minutes.
+fn quota_of(action: Action) -> Quota {
+    let (rate, burst) = action.quota();
+    match action {
+        Action::Export => Quota::with_period(Duration::from_secs(20 * 60))
+            .unwrap_or_else(|| quota(rate, burst))
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)),
+        _ => quota(rate, burst),
+    }
+}
+
 impl RateLimits {
     pub fn new(enabled: bool) -> Self {
         Self {
             buckets: Action::ALL
                 .iter()
-                .map(|a| {
-                    let (rate, burst) = a.quota();
-                    DefaultKeyedRateLimiter::keyed(quota(rate, burst))
-                })
+                .map(|a| DefaultKeyedRateLimiter::keyed(quota_of(*a)))
                 .collect(),
             enabled,
         }

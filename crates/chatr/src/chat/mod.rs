@@ -37,8 +37,10 @@ pub struct Chat {
 }
 
 impl Chat {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
+        storage: crate::media::Storage,
         announce: notice::Announcer,
         roster: Option<Arc<roster::Roster>>,
         rate_limits: bool,
@@ -54,6 +56,7 @@ impl Chat {
             announce.clone(),
             limiter.clone(),
             relations.clone(),
+            storage.clone(),
             storage_quota,
         );
         let sessions = Sessions::new(
@@ -63,8 +66,17 @@ impl Chat {
             limiter.clone(),
             roster,
             max_sessions_per_user,
+            relations.clone(),
         );
-        let accounts = Accounts::new(store.clone(), profiles.clone(), announce, limiter);
+        let accounts = Accounts::new(
+            store.clone(),
+            profiles.clone(),
+            announce,
+            limiter,
+            relations.clone(),
+            sessions.clone(),
+            storage,
+        );
         Self {
             messages,
             sessions,

@@ -98,6 +98,90 @@ pub struct Message {
     pub client_message_id: Option<String>,
     /// A preview of an image message (an extra field; the contract allows them).
     pub thumbnail_url: Option<String>,
+    pub edited_at: Option<String>,
+    /// When the sender unsent it ("delete for everyone"); a tombstone since.
+    pub deleted_at: Option<String>,
+    /// What this message replies to, as that message is now.
+    pub reply_to: Option<ReplyTo>,
+    pub reactions: Vec<Reaction>,
+}
+
+/// A snapshot of the message replied to (contract §6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyTo {
+    pub id: Uuid,
+    pub sender_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    /// At most [`REPLY_PREVIEW_CHARS`] characters; `""` once unsent.
+    pub content: String,
+    pub deleted: bool,
+}
+
+/// Characters of the message replied to that a reply carries.
+pub const REPLY_PREVIEW_CHARS: usize = 200;
+
+impl ReplyTo {
+    pub fn of(id: Uuid, sender_id: Uuid, kind: MessageType, content: &str, deleted: bool) -> Self {
+        Self {
+            id,
+            sender_id,
+            kind,
+            content: if deleted {
+                String::new()
+            } else {
+                content.chars().take(REPLY_PREVIEW_CHARS).collect()
+            },
+            deleted,
+        }
+    }
+}
+
+/// One user's reaction to a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub user_id: Uuid,
+    pub emoji: String,
+}
+
+/// Who may see a user's presence (contract §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Everyone,
+    /// Users the owner has exchanged a message with.
+    Contacts,
+    Nobody,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Everyone => "everyone",
+            Self::Contacts => "contacts",
+            Self::Nobody => "nobody",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "everyone" => Self::Everyone,
+            "contacts" => Self::Contacts,
+            "nobody" => Self::Nobody,
+            _ => return None,
+        })
+    }
+
+    /// Whether a viewer sees the owner's presence, knowing whether they are contacts.
+    pub fn shows_to(self, is_contact: bool) -> bool {
+        match self {
+            Self::Everyone => true,
+            Self::Contacts => is_contact,
+            Self::Nobody => false,
+        }
+    }
 }
 
 /// A user as the database holds it (without the password hash).
@@ -109,6 +193,7 @@ pub struct UserRecord {
     pub profile_image: Option<String>,
     pub last_seen: Option<String>,
     pub created_at: String,
+    pub presence_visibility: Visibility,
 }
 
 /// The contract's `User`: `email` only in the user's own record.
@@ -122,6 +207,9 @@ pub struct User {
     pub profile_image: Option<String>,
     pub last_seen: Option<String>,
     pub created_at: String,
+    /// Only in the user's own record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_visibility: Option<Visibility>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -167,4 +255,15 @@ pub struct Conversation {
     pub user: User,
     pub last_message: Message,
     pub unread_count: i64,
+    /// The caller blocks this user.
+    pub blocked: bool,
+}
+
+/// An earlier version of an edited message.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edit {
+    pub content: String,
+    /// When this version was replaced.
+    pub edited_at: String,
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::model::{Message, Presence, Status};
+use super::model::{Message, Presence, Reaction, Status, Visibility};
 
 /// The session a change came from, opaque to the domain (the realtime layer
 /// leaves it out of what the change announces to the user's sessions).
@@ -41,6 +41,8 @@ pub enum Notice {
     },
     /// A user's presence changed; those who follow it hear.
     Presence(Presence),
+    /// One user's sessions hear someone's presence (as they may see it now).
+    PresenceTo { to: Uuid, presence: Presence },
     /// A voice or audio message got its waveform.
     Waveform {
         sender: Uuid,
@@ -49,8 +51,40 @@ pub enum Notice {
         waveform: Arc<[f32]>,
         duration: f64,
     },
-    /// Two users just became contacts and follow each other's presence.
-    Contacts(Uuid, Uuid),
+    /// Every session of `who` starts (`on`) or stops following `whom`'s presence.
+    Follow { who: Uuid, whom: Uuid, on: bool },
+    /// Nobody follows `whom`'s presence any more (their audience narrowed).
+    ClearFollowers { whom: Uuid },
+    /// A message's content was edited.
+    Edited {
+        sender: Uuid,
+        recipient: Uuid,
+        message_id: Uuid,
+        content: String,
+        edited_at: String,
+    },
+    /// A message was unsent ("delete for everyone").
+    Unsent {
+        sender: Uuid,
+        recipient: Uuid,
+        message_id: Uuid,
+        deleted_at: String,
+    },
+    /// A message's reactions changed.
+    Reactions {
+        sender: Uuid,
+        recipient: Uuid,
+        message_id: Uuid,
+        reactions: Vec<Reaction>,
+    },
+    /// `blocker` blocked (`on`) or unblocked `blocked`: caches elsewhere are stale.
+    Blocked {
+        blocker: Uuid,
+        blocked: Uuid,
+        on: bool,
+    },
+    /// `user` chose who sees their presence: caches elsewhere are stale.
+    Visibility { user: Uuid, visibility: Visibility },
     /// Tokens of `user` stopped working: one (with its expiry), or every one
     /// issued until `before_ms`. Their sessions are disconnected.
     Revoked {

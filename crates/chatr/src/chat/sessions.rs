@@ -9,14 +9,16 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::limits::{Action, Limiter};
-use super::model::{Presence, PresenceStatus, User, UserRecord};
+use super::model::{Presence, PresenceStatus, User, UserRecord, Visibility};
 use super::notice::{Announcer, Indicator, Notice};
 use super::presence::PresenceRegistry;
 use super::profiles::Profiles;
+use super::relations::Relations;
 use super::roster::Roster;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use std::collections::HashSet;
 
 #[derive(Clone)]
 pub struct Sessions(Arc<Inner>);
@@ -38,6 +40,7 @@ struct Inner {
     admitted: std::sync::Mutex<std::collections::HashMap<Uuid, u32>>,
     /// Sessions one user may have at once, in the whole cluster.
     max_per_user: u32,
+    relations: Relations,
 }
 
 /// When Redis does not answer, a node acts on its own view of a transition.
@@ -48,18 +51,23 @@ fn alone_if_unknown(cluster: Result<bool>) -> bool {
     })
 }
 
-fn view(user: UserRecord, viewer: Uuid, online: bool, now: &str) -> User {
+/// A user as `viewer` sees them: `email` and `presenceVisibility` only in
+/// one's own record; `lastSeen` now while visibly online, the stored one
+/// while offline, and null for a viewer outside the user's audience.
+fn view(user: UserRecord, viewer: Uuid, online: bool, sees: bool, now: &str) -> User {
+    let own = user.id == viewer;
     User {
         id: user.id,
         username: user.username,
-        email: (user.id == viewer).then_some(user.email),
+        email: own.then_some(user.email),
         profile_image: user.profile_image,
-        last_seen: if online {
-            Some(now.to_owned())
-        } else {
-            user.last_seen
+        last_seen: match (sees, online) {
+            (false, _) => None,
+            (true, true) => Some(now.to_owned()),
+            (true, false) => user.last_seen,
         },
         created_at: user.created_at,
+        presence_visibility: own.then_some(user.presence_visibility),
     }
 }
 
@@ -71,10 +79,12 @@ impl Sessions {
         limiter: Limiter,
         roster: Option<Arc<Roster>>,
         max_per_user: u32,
+        relations: Relations,
     ) -> Self {
         Self(Arc::new(Inner {
             admitted: std::sync::Mutex::default(),
             max_per_user,
+            relations,
             store,
             profiles,
             announce,
@@ -91,22 +101,51 @@ impl Sessions {
         &self.0.transitions[shard]
     }
 
-    /// Users as `viewer` may see them: `email` only for themself, `lastSeen`
-    /// = now while they are visibly online (anywhere in the cluster).
-    pub async fn user_views(&self, users: Vec<UserRecord>, viewer: Uuid) -> Vec<User> {
+    /// Users as `viewer` may see them (see [`view`]), online anywhere in the cluster.
+    pub async fn user_views(&self, users: Vec<UserRecord>, viewer: Uuid) -> Result<Vec<User>> {
         let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
         let visible = self.visible(&ids).await;
+        let audience = self.audience(viewer, &users).await?;
         let now = clock::now();
-        users
+        Ok(users
             .into_iter()
             .zip(visible)
-            .map(|(user, shown)| view(user, viewer, shown.is_some(), &now))
-            .collect()
+            .zip(audience)
+            .map(|((user, shown), sees)| view(user, viewer, shown.is_some(), sees, &now))
+            .collect())
     }
 
-    pub async fn user_view(&self, user: UserRecord, viewer: Uuid) -> User {
-        let shown = self.visible(&[user.id]).await.first().copied().flatten();
-        view(user, viewer, shown.is_some(), &clock::now())
+    pub async fn user_view(&self, user: UserRecord, viewer: Uuid) -> Result<User> {
+        let mut views = self.user_views(vec![user], viewer).await?;
+        views
+            .pop()
+            .ok_or_else(|| Error::internal("a view went missing"))
+    }
+
+    /// For each of `users`, whether `viewer` sees their presence.
+    async fn audience(&self, viewer: Uuid, users: &[UserRecord]) -> Result<Vec<bool>> {
+        let graph = self.0.relations.graph();
+        let needs_contacts = users
+            .iter()
+            .any(|u| u.id != viewer && u.presence_visibility == Visibility::Contacts);
+        let contacts: HashSet<Uuid> = if needs_contacts {
+            self.0
+                .relations
+                .contacts_of(viewer)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        Ok(users
+            .iter()
+            .map(|u| {
+                viewer == u.id
+                    || (!graph.blocked_between(viewer, u.id)
+                        && u.presence_visibility.shows_to(contacts.contains(&u.id)))
+            })
+            .collect())
     }
 
     /// The status each of `ids` shows, `None` for offline: this node's view,
@@ -154,6 +193,10 @@ impl Sessions {
         if !self.exists(recipient).await? {
             return Err(Error::not_found("recipient not found"));
         }
+        self.0
+            .relations
+            .graph()
+            .check_not_blocked(actor, recipient)?;
         self.0.announce.announce(Notice::Indicator {
             kind,
             from: actor,
@@ -183,11 +226,18 @@ impl Sessions {
             self.0.presence.connect(user) && self.cluster_arrived(user).await
         };
         if first {
-            self.0.announce.announce(Notice::Presence(Presence {
+            self.announce_presence(Presence {
                 user_id: user,
                 status: PresenceStatus::Online,
                 last_seen: Some(clock::now()),
-            }));
+            });
+        }
+    }
+
+    /// Tells a user's followers; nothing at all for a user who shows nobody.
+    fn announce_presence(&self, presence: Presence) {
+        if self.0.relations.graph().visibility(presence.user_id) != Visibility::Nobody {
+            self.0.announce.announce(Notice::Presence(presence));
         }
     }
 
@@ -289,11 +339,11 @@ impl Sessions {
         {
             return;
         }
-        self.0.announce.announce(Notice::Presence(Presence {
+        self.announce_presence(Presence {
             user_id: user,
             status: PresenceStatus::Offline,
             last_seen: Some(at),
-        }));
+        });
     }
 
     /// Refreshes this node's lease and reaps nodes that died; a no-op alone.
@@ -346,16 +396,40 @@ impl Sessions {
                 .set_last_seen(user, at.clone())
                 .await?;
         }
-        self.0.announce.announce(Notice::Presence(Presence {
+        self.announce_presence(Presence {
             user_id: user,
             status,
             last_seen: Some(at),
-        }));
+        });
         Ok(())
     }
 
-    /// `presence:request` by `viewer`: the presence of each id (unknown ids:
-    /// offline, no lastSeen), and the ids that are real users.
+    /// The presence `user` shows to those who may see it now.
+    pub async fn current(&self, user: Uuid) -> Result<Presence> {
+        let shown = self.visible(&[user]).await.first().copied().flatten();
+        Ok(match shown {
+            Some(status) => Presence {
+                user_id: user,
+                status,
+                last_seen: Some(clock::now()),
+            },
+            None => Presence {
+                user_id: user,
+                status: PresenceStatus::Offline,
+                last_seen: self
+                    .0
+                    .store
+                    .last_seen_of(&[user])
+                    .await?
+                    .remove(&user)
+                    .flatten(),
+            },
+        })
+    }
+
+    /// `presence:request` by `viewer`: the presence of each id (unknown ids,
+    /// and users who do not show it to the viewer: offline, no lastSeen), and
+    /// the ids whose presence the viewer may follow.
     pub async fn presence_of(
         &self,
         viewer: Uuid,
@@ -367,16 +441,32 @@ impl Sessions {
             .await?;
         let known = self.0.store.last_seen_of(ids).await?;
         let visible = self.visible(ids).await;
+        let graph = self.0.relations.graph();
+        let needs_contacts = ids
+            .iter()
+            .any(|id| graph.visibility(*id) == Visibility::Contacts);
+        let contacts: HashSet<Uuid> = if needs_contacts {
+            self.0
+                .relations
+                .contacts_of(viewer)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashSet::new()
+        };
         let now = clock::now();
         let mut statuses = Vec::with_capacity(ids.len());
         let mut users = Vec::with_capacity(known.len());
+        let hidden = |id: Uuid| Presence {
+            user_id: id,
+            status: PresenceStatus::Offline,
+            last_seen: None,
+        };
         for (id, shown) in ids.iter().zip(visible) {
             let presence = match known.get(id) {
-                None => Presence {
-                    user_id: *id,
-                    status: PresenceStatus::Offline,
-                    last_seen: None,
-                },
+                None => hidden(*id),
+                Some(_) if !graph.sees(viewer, *id, contacts.contains(id)) => hidden(*id),
                 Some(last_seen) => {
                     users.push(*id);
                     match shown {

@@ -45,7 +45,7 @@ async fn register(
         StatusCode::CREATED,
         Json(Session {
             token,
-            user: state.chat.sessions.user_view(user, id).await,
+            user: state.chat.sessions.user_view(user, id).await?,
         }),
     ))
 }
@@ -70,13 +70,13 @@ async fn login(
     let id = user.id;
     Ok(Json(Session {
         token,
-        user: state.chat.sessions.user_view(user, id).await,
+        user: state.chat.sessions.user_view(user, id).await?,
     }))
 }
 
-async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Json<User> {
+async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<User>> {
     let id = user.id;
-    Json(state.chat.sessions.user_view(user, id).await)
+    Ok(Json(state.chat.sessions.user_view(user, id).await?))
 }
 
 async fn logout(State(state): State<AppState>, Bearer(token): Bearer) -> Result<StatusCode> {
@@ -101,6 +101,6 @@ async fn password(
     let id = user.id;
     Ok(Json(Session {
         token,
-        user: state.chat.sessions.user_view(user, id).await,
+        user: state.chat.sessions.user_view(user, id).await?,
     }))
 }

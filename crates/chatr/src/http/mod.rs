@@ -2,6 +2,7 @@
 //! JSON error body (contract §3).
 
 mod auth;
+mod export;
 mod files;
 mod health;
 mod messages;

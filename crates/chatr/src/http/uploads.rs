@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
 use crate::media::{
     self, audio, images, sniff,
-    storage::{Folder, Stored, sanitize_file_name},
+    storage::{Folder, Stored, sanitize_file_name, small_avatar_url},
 };
 use crate::state::AppState;
 
@@ -177,7 +177,8 @@ async fn upload(
     state.chat.messages.admit_upload(me.id, declared).await?;
     let mut multipart =
         multipart.map_err(|_| Error::invalid("expected a multipart/form-data body"))?;
-    let (mut file, mut recipient, mut kind, mut caption) = (None, None, None, None);
+    let (mut file, mut recipient, mut kind, mut caption, mut reply) =
+        (None, None, None, None, None);
     while let Some(field) = multipart
         .next_field()
         .await
@@ -188,6 +189,7 @@ async fn upload(
             "recipientId" => recipient = Some(text_field(field, limit).await?),
             "type" => kind = Some(text_field(field, limit).await?),
             "content" => caption = Some(text_field(field, limit).await?),
+            "replyToId" => reply = Some(text_field(field, limit).await?),
             // Unknown parts are read and dropped (the body limit bounds them).
             _ => drop(text_field(field, limit).await),
         }
@@ -207,6 +209,13 @@ async fn upload(
         .and_then(parse_uuid)
         .ok_or_else(|| Error::invalid_field("recipientId", "recipientId must be a user id"))?;
     let caption = caption.map(|c| c.trim().to_owned()).unwrap_or_default();
+    let reply_to_id =
+        match reply.as_deref().filter(|r| !r.is_empty()) {
+            None => None,
+            Some(r) => Some(parse_uuid(r).ok_or_else(|| {
+                Error::invalid_field("replyToId", "replyToId must be a message id")
+            })?),
+        };
     if caption.chars().count() > validate::MAX_CONTENT_CHARS {
         return Err(Error::invalid_field(
             "content",
@@ -246,6 +255,7 @@ async fn upload(
         waveform: stored.waveform,
         duration: stored.duration,
         thumbnail_url: stored.thumbnail.map(|t| t.url),
+        reply_to_id,
     };
     match state.chat.messages.send_attachment(me.id, attachment).await {
         Ok(message) => Ok((
@@ -410,12 +420,6 @@ async fn waveform(
 #[serde(rename_all = "camelCase")]
 struct ProfileImage {
     profile_image: String,
-}
-
-/// The small avatar that sits beside `/uploads/profiles/<id>.<ext>`.
-fn small_avatar_url(url: &str) -> Option<String> {
-    let (stem, ext) = url.rsplit_once('.')?;
-    Some(format!("{stem}_64.{ext}"))
 }
 
 async fn profile_image(

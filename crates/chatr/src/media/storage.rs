@@ -135,6 +135,13 @@ impl Storage {
 
 /// Makes a client's file name safe to show and to put in `Content-Disposition`:
 /// no path, no control characters, at most 255 bytes, never empty.
+/// The small avatar that sits beside `/uploads/profiles/<id>.<ext>`.
+pub fn small_avatar_url(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("/uploads/profiles/")?;
+    let (stem, ext) = rest.rsplit_once('.')?;
+    Some(format!("/uploads/profiles/{stem}_64.{ext}"))
+}
+
 pub fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     // Control characters and directional overrides never reach a name:

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::fanout::Fanout;
 use super::{Room, Session, Socket, backlog};
 use crate::chat::lifecycle::Receipt;
-use crate::chat::model::{Message, Presence, PresenceStatus, Status};
+use crate::chat::model::{Message, Presence, PresenceStatus, Reaction, Status};
 use crate::chat::notice::{Indicator, Origin};
 use crate::chat::{SendText, validate};
 use crate::error::{Error, Result};
@@ -27,6 +27,7 @@ enum Reply {
     Status(Status),
     Presence(PresenceStatus),
     Statuses(Vec<Presence>),
+    Reactions(Vec<Reaction>),
 }
 
 /// A client event, read and checked: what the domain is asked to do.
@@ -45,6 +46,15 @@ pub enum Command {
     },
     ChoosePresence(PresenceStatus),
     RequestPresence(Vec<Uuid>),
+    Edit {
+        message_id: Uuid,
+        content: String,
+    },
+    Unsend(Uuid),
+    React {
+        message_id: Uuid,
+        emoji: Option<String>,
+    },
 }
 
 /// Reads an event's payload into a [`Command`]; any shape error is
@@ -83,11 +93,47 @@ pub fn parse(event: ClientEvent, payload: &Value) -> Result<Command> {
                 .opt_str("clientMessageId")?
                 .map(validate::client_message_id)
                 .transpose()?;
+            let reply_to_id = f.opt_uuid("replyToId")?;
             Ok(Command::Send(SendText {
                 recipient_id,
                 content,
                 client_message_id: client_message_id.map(str::to_owned),
+                reply_to_id,
             }))
+        }
+        ClientEvent::MessageEdit => {
+            let f = Fields::of(payload)?;
+            let message_id = f.uuid("messageId")?;
+            let content = f.str("content")?;
+            if content.chars().count() > validate::MAX_CONTENT_CHARS {
+                return Err(Error::invalid_field(
+                    "content",
+                    "content is at most 10,000 characters",
+                ));
+            }
+            Ok(Command::Edit {
+                message_id,
+                content: content.to_owned(),
+            })
+        }
+        ClientEvent::MessageUnsend => Ok(Command::Unsend(Fields::of(payload)?.uuid("messageId")?)),
+        ClientEvent::MessageReact => {
+            let f = Fields::of(payload)?;
+            let message_id = f.uuid("messageId")?;
+            let emoji = match f.get("emoji") {
+                None => None,
+                Some(Value::String(e)) => Some(e.as_str()),
+                Some(_) => {
+                    return Err(Error::invalid_field(
+                        "emoji",
+                        "emoji must be a string or null",
+                    ));
+                }
+            };
+            Ok(Command::React {
+                message_id,
+                emoji: crate::chat::messages::reaction(emoji)?,
+            })
         }
         ClientEvent::MessageDelivered => receipt(Receipt::Delivered),
         ClientEvent::MessageRead => receipt(Receipt::Read),
@@ -178,6 +224,24 @@ async fn execute(
             chat.sessions.choose(me, status).await?;
             Ok(Reply::Presence(status))
         }
+        Command::Edit {
+            message_id,
+            content,
+        } => chat
+            .messages
+            .edit(me, message_id, content)
+            .await
+            .map(|m| Reply::Message(Box::new(m))),
+        Command::Unsend(message_id) => chat
+            .messages
+            .unsend(me, message_id)
+            .await
+            .map(|m| Reply::Message(Box::new(m))),
+        Command::React { message_id, emoji } => chat
+            .messages
+            .react(me, message_id, emoji)
+            .await
+            .map(Reply::Reactions),
         Command::RequestPresence(ids) => {
             let (statuses, users) = chat.sessions.presence_of(me, &ids).await?;
             socket.join(users.into_iter().map(Room::Presence));
@@ -216,6 +280,7 @@ fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
         Reply::Status(s) => body.status = Some(s.as_str()),
         Reply::Presence(p) => body.status = Some(p.as_str()),
         Reply::Statuses(list) => body.statuses = Some(list),
+        Reply::Reactions(list) => body.reactions = Some(list),
     }
     socket.ack(id, &body);
 }

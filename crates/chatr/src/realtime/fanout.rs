@@ -20,7 +20,7 @@ use super::handover::Handover;
 use super::{Io, Nsp, Room};
 use crate::auth::revocation::Revocations;
 use crate::chat::Chat;
-use crate::chat::model::{Message, Presence};
+use crate::chat::model::{Message, Presence, Visibility};
 use crate::chat::notice::{Announce, Indicator, Notice, Origin};
 use crate::chat::profiles::Profile;
 use crate::protocol::{self, ServerEvent};
@@ -36,6 +36,18 @@ enum Relay {
     Received { seq: i64 },
     /// Every session in `room` joins `rooms`.
     Join { room: Room, rooms: Vec<Room> },
+    /// Every session in `room` leaves `rooms`.
+    Leave { room: Room, rooms: Vec<Room> },
+    /// Every session leaves `room`.
+    Clear { room: Room },
+    /// A block made or lifted, for every node's cache.
+    Blocked {
+        blocker: Uuid,
+        blocked: Uuid,
+        on: bool,
+    },
+    /// A presence visibility chosen, for every node's cache.
+    Visibility { user: Uuid, visibility: Visibility },
     /// Tokens of `user` were revoked: one, or all issued until `before_ms`.
     Revoked {
         user: Uuid,
@@ -211,6 +223,26 @@ impl Fanout {
                     nsp.join_all(&room, &rooms);
                 }
             }
+            Relay::Leave { room, rooms } => {
+                if let Some(nsp) = self.nsp() {
+                    nsp.leave_all(&room, &rooms);
+                }
+            }
+            Relay::Clear { room } => {
+                if let Some(nsp) = self.nsp() {
+                    nsp.clear(&room);
+                }
+            }
+            Relay::Blocked {
+                blocker,
+                blocked,
+                on,
+            } => {
+                chat.relations.graph().set_block(blocker, blocked, on);
+            }
+            Relay::Visibility { user, visibility } => {
+                chat.relations.graph().set_visibility(user, visibility);
+            }
             Relay::Revoked {
                 user,
                 token,
@@ -312,14 +344,90 @@ impl Announce for Fanout {
                     duration,
                 },
             ),
-            Notice::Contacts(a, b) => {
-                for (who, whom) in [(a, b), (b, a)] {
-                    let (room, rooms) = (Room::User(who), vec![Room::Presence(whom)]);
-                    if let Some(nsp) = self.nsp() {
+            Notice::Follow { who, whom, on } => {
+                let (room, rooms) = (Room::User(who), vec![Room::Presence(whom)]);
+                if let Some(nsp) = self.nsp() {
+                    if on {
                         nsp.join_all(&room, &rooms);
+                    } else {
+                        nsp.leave_all(&room, &rooms);
                     }
-                    self.relay(Relay::Join { room, rooms }, &[]);
                 }
+                let relay = if on {
+                    Relay::Join { room, rooms }
+                } else {
+                    Relay::Leave { room, rooms }
+                };
+                self.relay(relay, &[]);
+            }
+            Notice::ClearFollowers { whom } => {
+                let room = Room::Presence(whom);
+                if let Some(nsp) = self.nsp() {
+                    nsp.clear(&room);
+                }
+                self.relay(Relay::Clear { room }, &[]);
+            }
+            Notice::PresenceTo { to, presence } => {
+                let list: [Presence; 1] = [presence];
+                self.emit(vec![Room::User(to)], ServerEvent::PresenceStatus, &list);
+            }
+            Notice::Edited {
+                sender,
+                recipient,
+                message_id,
+                content,
+                edited_at,
+            } => self.emit(
+                vec![Room::User(sender), Room::User(recipient)],
+                ServerEvent::MessageEdited,
+                &protocol::Edited {
+                    message_id,
+                    content: &content,
+                    edited_at: &edited_at,
+                },
+            ),
+            Notice::Unsent {
+                sender,
+                recipient,
+                message_id,
+                deleted_at,
+            } => self.emit(
+                vec![Room::User(sender), Room::User(recipient)],
+                ServerEvent::MessageUnsent,
+                &protocol::Unsent {
+                    message_id,
+                    deleted_at: &deleted_at,
+                },
+            ),
+            Notice::Reactions {
+                sender,
+                recipient,
+                message_id,
+                reactions,
+            } => self.emit(
+                vec![Room::User(sender), Room::User(recipient)],
+                ServerEvent::MessageReactions,
+                &protocol::Reactions {
+                    message_id,
+                    reactions: &reactions,
+                },
+            ),
+            Notice::Blocked {
+                blocker,
+                blocked,
+                on,
+            } => {
+                self.relay(
+                    Relay::Blocked {
+                        blocker,
+                        blocked,
+                        on,
+                    },
+                    &[],
+                );
+            }
+            Notice::Visibility { user, visibility } => {
+                self.relay(Relay::Visibility { user, visibility }, &[]);
             }
             Notice::Revoked {
                 user,

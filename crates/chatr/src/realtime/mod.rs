@@ -177,7 +177,14 @@ async fn authenticate(
         socket.join([Room::User(user), Room::Catching(user)]);
         fanout.handover.start(user, socket.id());
     }
-    socket.join(contacts.into_iter().map(Room::Presence));
+    // The contacts whose presence this user may see (visibility, blocks).
+    let graph = chat.relations.graph();
+    socket.join(
+        contacts
+            .into_iter()
+            .filter(|c| graph.sees(user, *c, true))
+            .map(Room::Presence),
+    );
     chat.sessions.opened(user).await;
     Ok(Session::new(&token))
 }

@@ -4,9 +4,9 @@ use uuid::Uuid;
 
 use super::{
     Store,
-    rows::{MessageRow, UserRow, message_columns, message_select},
+    rows::{MessageRow, UserRow, message_columns, message_from, message_select},
 };
-use crate::chat::model::{Message, UserRecord};
+use crate::chat::model::{Message, Reaction, UserRecord};
 use crate::error::Result;
 
 /// Where an older page of history ends.
@@ -41,13 +41,21 @@ fn messages(rows: Vec<MessageRow>) -> Result<Vec<Message>> {
 }
 
 impl Store {
+    /// One message, with its reactions.
     pub async fn message(&self, id: Uuid) -> Result<Option<Message>> {
-        sqlx::query_as::<_, MessageRow>(concat!(message_select!(), " where m.id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .map(Message::try_from)
-            .transpose()
+        let message =
+            sqlx::query_as::<_, MessageRow>(concat!(message_select!(), " where m.id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(Message::try_from)
+                .transpose()?;
+        let Some(mut message) = message else {
+            return Ok(None);
+        };
+        self.attach_reactions(std::slice::from_mut(&mut message))
+            .await?;
+        Ok(Some(message))
     }
 
     /// Messages to `user` still `sent` with a position in `(after, upto]`,
@@ -68,8 +76,8 @@ impl Store {
         let rows: Vec<Row> = sqlx::query_as(concat!(
             "select m.seq, ",
             message_columns!(),
-            " from messages m join users u on u.id = m.sender_id \
-             where m.recipient_id = $1 and m.status = 'sent' and m.seq > $2 and m.seq <= $3 \
+            message_from!(),
+            " where m.recipient_id = $1 and m.status = 'sent' and m.seq > $2 and m.seq <= $3 \
              order by m.seq limit $4"
         ))
         .bind(user.to_string())
@@ -78,9 +86,14 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        let (seqs, mut messages): (Vec<i64>, Vec<Message>) = rows
+            .into_iter()
             .map(|r| Ok((r.seq, Message::try_from(r.message)?)))
-            .collect()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        self.attach_reactions(&mut messages).await?;
+        Ok(seqs.into_iter().zip(messages).collect())
     }
 
     /// The highest message position in the store (0 when there is none).
@@ -127,15 +140,15 @@ impl Store {
             "select * from ( \
                select * from (select m.seq, ",
             message_columns!(),
-            " from messages m join users u on u.id = m.sender_id \
-                  where m.sender_id = $1 and m.recipient_id = $2 and m.seq < $3 \
+            message_from!(),
+            " where m.sender_id = $1 and m.recipient_id = $2 and m.seq < $3 \
                     and (cast($4 as text) is null or m.created_at < $4) \
                   order by m.seq desc limit $5) as mine \
                union all \
                select * from (select m.seq, ",
             message_columns!(),
-            " from messages m join users u on u.id = m.sender_id \
-                  where m.sender_id = $2 and m.recipient_id = $1 and m.seq < $3 \
+            message_from!(),
+            " where m.sender_id = $2 and m.recipient_id = $1 and m.seq < $3 \
                     and (cast($4 as text) is null or m.created_at < $4) \
                   order by m.seq desc limit $5) as theirs \
                order by seq desc limit $5) as page \
@@ -148,12 +161,15 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        messages(rows).map(Some)
+        let mut page = messages(rows)?;
+        self.attach_reactions(&mut page).await?;
+        Ok(Some(page))
     }
 
     /// One row per contact: the partner, the newest message between the two,
-    /// and how many of the partner's messages `me` has not read. Newest first.
-    pub async fn conversations(&self, me: Uuid) -> Result<Vec<(UserRecord, Message, i64)>> {
+    /// how many of the partner's messages `me` has not read, and whether `me`
+    /// blocks the partner. Newest first.
+    pub async fn conversations(&self, me: Uuid) -> Result<Vec<(UserRecord, Message, i64, bool)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
@@ -163,7 +179,9 @@ impl Store {
             p_profile_image: Option<String>,
             p_last_seen: Option<String>,
             p_created_at: String,
+            p_presence_visibility: String,
             unread: i64,
+            blocked: i64,
         }
         let rows: Vec<Row> = sqlx::query_as(concat!(
             "with partners as ( \
@@ -178,34 +196,79 @@ impl Store {
                      ) as both_ways \
                  ) as seq, \
                  (select count(*) from messages \
-                    where recipient_id = $1 and sender_id = partner and read_at is null) as unread \
+                    where recipient_id = $1 and sender_id = partner and read_at is null \
+                      and deleted_at is null) as unread, \
+                 (select count(*) from blocks where blocker_id = $1 and blocked_id = partner) as blocked \
                  from partners \
              ) \
              select ",
             message_columns!(),
             ", p.id as p_id, p.username as p_username, p.profile_image as p_profile_image, \
-               p.last_seen as p_last_seen, p.created_at as p_created_at, latest.unread \
+               p.last_seen as p_last_seen, p.created_at as p_created_at, \
+               p.presence_visibility as p_presence_visibility, latest.unread, latest.blocked \
              from latest \
              join messages m on m.seq = latest.seq \
              join users u on u.id = m.sender_id \
+             left join messages r on r.id = m.reply_to_id \
              join users p on p.id = latest.partner \
              order by m.seq desc"
         ))
         .bind(me.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let partner = UserRecord::try_from(UserRow {
-                    id: r.p_id,
-                    username: r.p_username,
-                    email: String::new(),
-                    profile_image: r.p_profile_image,
-                    last_seen: r.p_last_seen,
-                    created_at: r.p_created_at,
-                })?;
-                Ok((partner, Message::try_from(r.message)?, r.unread))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let partner = UserRecord::try_from(UserRow {
+                id: r.p_id,
+                username: r.p_username,
+                email: String::new(),
+                profile_image: r.p_profile_image,
+                last_seen: r.p_last_seen,
+                created_at: r.p_created_at,
+                presence_visibility: r.p_presence_visibility,
+            })?;
+            out.push((
+                partner,
+                Message::try_from(r.message)?,
+                r.unread,
+                r.blocked > 0,
+            ));
+        }
+        let mut messages: Vec<Message> = out.iter().map(|(_, m, _, _)| m.clone()).collect();
+        self.attach_reactions(&mut messages).await?;
+        for ((_, m, _, _), with) in out.iter_mut().zip(messages) {
+            *m = with;
+        }
+        Ok(out)
+    }
+
+    /// Fills in the reactions of `messages` (one query for all of them).
+    pub async fn attach_reactions(&self, messages: &mut [Message]) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        for chunk in messages.chunks_mut(250) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "select message_id, user_id, emoji from reactions where message_id in ({}) \
+                 order by created_at, user_id",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+            for m in chunk.iter() {
+                query = query.bind(m.id.to_string());
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            for (message, user, emoji) in rows {
+                let (message, user) = (super::rows::uuid(&message)?, super::rows::uuid(&user)?);
+                if let Some(m) = chunk.iter_mut().find(|m| m.id == message) {
+                    m.reactions.push(Reaction {
+                        user_id: user,
+                        emoji,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }

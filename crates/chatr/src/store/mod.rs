@@ -3,9 +3,12 @@
 //! ([`writer`]), so a message is durable before it is acknowledged without
 //! paying one fsync per message.
 
+mod accounts;
 mod media;
 mod messages;
+mod relations;
 mod rows;
+pub mod search;
 mod tokens;
 mod users;
 pub mod writer;
@@ -120,6 +123,16 @@ impl Store {
 
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// A write transaction outside the writer (rare writes: accounts). On
+    /// SQLite it takes the write lock at once (`begin immediate`), so it
+    /// waits its turn instead of failing when it upgrades from a read.
+    pub(crate) async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Whether the database answers (for `/api/health`).

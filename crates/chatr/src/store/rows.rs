@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::chat::model::{Message, MessageType, Status, UserRecord};
+use crate::chat::model::{Message, MessageType, ReplyTo, Status, UserRecord, Visibility};
 use crate::error::{Error, Result};
 
 pub(super) fn uuid(s: &str) -> Result<Uuid> {
@@ -19,6 +19,7 @@ pub(super) struct UserRow {
     pub profile_image: Option<String>,
     pub last_seen: Option<String>,
     pub created_at: String,
+    pub presence_visibility: String,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -31,6 +32,8 @@ impl TryFrom<UserRow> for UserRecord {
             profile_image: r.profile_image,
             last_seen: r.last_seen,
             created_at: r.created_at,
+            presence_visibility: Visibility::parse(&r.presence_visibility)
+                .ok_or_else(|| Error::internal("malformed presence visibility in the database"))?,
         })
     }
 }
@@ -56,6 +59,13 @@ pub(super) struct MessageRow {
     pub duration: Option<f64>,
     pub client_message_id: Option<String>,
     pub thumbnail_url: Option<String>,
+    pub edited_at: Option<String>,
+    pub deleted_at: Option<String>,
+    pub reply_id: Option<String>,
+    pub reply_sender_id: Option<String>,
+    pub reply_type: Option<String>,
+    pub reply_content: Option<String>,
+    pub reply_deleted_at: Option<String>,
     pub sender_username: String,
     pub sender_profile_image: Option<String>,
 }
@@ -86,28 +96,49 @@ impl TryFrom<MessageRow> for Message {
             duration: r.duration,
             client_message_id: r.client_message_id,
             thumbnail_url: r.thumbnail_url,
+            edited_at: r.edited_at,
+            deleted_at: r.deleted_at,
+            reply_to: match (r.reply_id, r.reply_sender_id, r.reply_type) {
+                (Some(id), Some(sender), Some(kind)) => Some(ReplyTo::of(
+                    uuid(&id)?,
+                    uuid(&sender)?,
+                    MessageType::parse(&kind).ok_or_else(|| bad("reply type"))?,
+                    r.reply_content.as_deref().unwrap_or_default(),
+                    r.reply_deleted_at.is_some(),
+                )),
+                _ => None,
+            },
+            // Reactions are read for a list of messages at once (see `reactions`).
+            reactions: Vec::new(),
         })
     }
 }
 
-/// The columns that [`MessageRow`] reads, with `m` the message and `u` its sender.
+/// The columns that [`MessageRow`] reads, with `m` the message, `u` its
+/// sender and `r` the message it replies to (see [`message_from`]).
 macro_rules! message_columns {
     () => {
         "m.id, m.sender_id, m.recipient_id, m.content, m.type, m.status, m.created_at, m.read_at, \
          m.file_url, m.file_name, m.file_size, m.file_type, m.waveform, m.duration, m.client_message_id, m.thumbnail_url, \
+         m.edited_at, m.deleted_at, r.id as reply_id, r.sender_id as reply_sender_id, r.type as reply_type, \
+         r.content as reply_content, r.deleted_at as reply_deleted_at, \
          u.username as sender_username, u.profile_image as sender_profile_image"
     };
 }
 pub(super) use message_columns;
 
-/// `select <message columns> from messages m join users u …`, to be followed by a `where`.
+/// `from messages m` with its sender `u` and the message it replies to `r`.
+macro_rules! message_from {
+    () => {
+        " from messages m join users u on u.id = m.sender_id left join messages r on r.id = m.reply_to_id"
+    };
+}
+pub(super) use message_from;
+
+/// `select <message columns> from …`, to be followed by a `where`.
 macro_rules! message_select {
     () => {
-        concat!(
-            "select ",
-            message_columns!(),
-            " from messages m join users u on u.id = m.sender_id"
-        )
+        concat!("select ", message_columns!(), message_from!())
     };
 }
 pub(super) use message_select;
@@ -115,7 +146,7 @@ pub(super) use message_select;
 /// The columns that [`UserRow`] reads.
 macro_rules! user_columns {
     () => {
-        "id, username, email, profile_image, last_seen, created_at"
+        "id, username, email, profile_image, last_seen, created_at, presence_visibility"
     };
 }
 pub(super) use user_columns;

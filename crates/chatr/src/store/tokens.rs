@@ -58,7 +58,7 @@ impl Store {
     /// with: what a connecting session needs, in one query.
     pub async fn user_and_contacts(&self, user: Uuid) -> Result<Option<Vec<Uuid>>> {
         let rows: Vec<(i64, String)> = sqlx::query_as(
-            "select cast(0 as bigint) as k, id from users where id = $1 \
+            "select cast(0 as bigint) as k, id from users where id = $1 and deleted_at is null \
              union all select 1, user_b from contacts where user_a = $1 \
              union all select 1, user_a from contacts where user_b = $1",
         )

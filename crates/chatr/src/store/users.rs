@@ -81,7 +81,7 @@ impl Store {
             "select ",
             user_columns!(),
             ", password_hash from users \
-             where lower(username) = lower($1) or lower(email) = lower($1) limit 1"
+             where (lower(username) = lower($1) or lower(email) = lower($1)) and deleted_at is null limit 1"
         ))
         .bind(login)
         .fetch_optional(&self.pool)
@@ -113,7 +113,7 @@ impl Store {
         sqlx::query_as::<_, UserRow>(concat!(
             "select ",
             user_columns!(),
-            " from users where id <> $1 order by lower(username) limit $2 offset $3"
+            " from users where id <> $1 and deleted_at is null order by lower(username) limit $2 offset $3"
         ))
         .bind(me.to_string())
         .bind(limit)
@@ -132,7 +132,7 @@ impl Store {
         sqlx::query_as::<_, UserRow>(concat!(
             "select ",
             user_columns!(),
-            " from users where id <> $1 \
+            " from users where id <> $1 and deleted_at is null \
              and (lower(username) like $2 escape '\\' or lower(email) = lower($3)) \
              order by lower(username) limit $4"
         ))

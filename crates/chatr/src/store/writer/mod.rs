@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::chat::lifecycle::Stored;
-use crate::chat::model::{Message, MessageType, Status};
+use crate::chat::model::{Message, MessageType, Reaction, Status};
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
 
@@ -31,8 +31,8 @@ const QUEUE: usize = 8192;
 // The statements of the hot path, shared by both backends: SQLite reads `$n`
 // as a parameter named "$n", numbered in order of first appearance.
 const INSERT_MESSAGE: &str = "insert into messages (id, sender_id, recipient_id, content, type, status, created_at, \
-     file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url) \
-     values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, nullif($12, -1.0), $13, $14) \
+     file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url, reply_to_id) \
+     values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, nullif($12, -1.0), $13, $14, $15) \
      on conflict (sender_id, client_message_id) where client_message_id is not null do nothing \
      returning seq";
 const INSERT_CONTACT: &str =
@@ -45,6 +45,22 @@ const RECEIPT_ADVANCE: &str =
     "update messages set status = $1, read_at = coalesce(read_at, $2) where seq = $3";
 const RECEIPT_READ_AT: &str = "update messages set read_at = $1 where seq = $2 and read_at is null";
 const LAST_SEEN: &str = "update users set last_seen = $1 where id = $2";
+const CHANGE_FACTS: &str = "select sender_id, recipient_id, type, created_at, deleted_at, content, \
+     file_url, thumbnail_url, seq from messages where id = $1";
+const EDIT_KEEP: &str =
+    "insert into message_edits (message_id, content, edited_at) values ($1, $2, $3)";
+const EDIT_APPLY: &str = "update messages set content = $1, edited_at = $2 where seq = $3";
+const UNSEND_APPLY: &str = "update messages set content = '', file_url = null, file_name = null, \
+     file_size = null, file_type = null, waveform = null, duration = null, thumbnail_url = null, \
+     edited_at = null, deleted_at = $1 where seq = $2";
+const UNSEND_EDITS: &str = "delete from message_edits where message_id = $1";
+const UNSEND_REACTIONS: &str = "delete from reactions where message_id = $1";
+const REACTION_OF: &str = "select emoji from reactions where message_id = $1 and user_id = $2";
+const REACTION_DROP: &str = "delete from reactions where message_id = $1 and user_id = $2";
+const REACTION_PUT: &str = "insert into reactions (message_id, user_id, emoji, created_at) values ($1, $2, $3, $4) \
+     on conflict (message_id, user_id) do update set emoji = excluded.emoji, created_at = excluded.created_at";
+const REACTIONS: &str =
+    "select user_id, emoji from reactions where message_id = $1 order by created_at, user_id";
 
 /// A missing duration is bound as this number and stored as NULL (`nullif`):
 /// sqlx 0.9's Any driver binds a NULL `f64` as a float4 (`sqlx-core`
@@ -65,6 +81,48 @@ pub enum Inserted {
 /// Decides a receipt from the stored facts: the status to move to, `None`
 /// for no change, or why the receipt is refused.
 pub type Decide = Box<dyn FnOnce(&Stored) -> Result<Option<Status>> + Send>;
+
+/// What rules on changing a message read of it.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    pub sender_id: Uuid,
+    pub recipient_id: Uuid,
+    pub kind: MessageType,
+    pub created_at: String,
+    pub deleted: bool,
+}
+
+/// Decides whether a change may be made, from the stored facts.
+pub type Check = Box<dyn FnOnce(&Facts) -> Result<()> + Send>;
+
+/// A change to a stored message.
+pub enum Change {
+    /// New content (the old one goes to the edit history).
+    Edit { content: String, at: String },
+    /// Delete for everyone: a tombstone from now on.
+    Unsend { at: String },
+    /// `user` reacts with `emoji`; the same emoji again, or none, removes theirs.
+    React {
+        user: Uuid,
+        emoji: Option<String>,
+        at: String,
+    },
+}
+
+/// What a change did.
+#[derive(Debug, PartialEq)]
+pub enum Changed {
+    Edited,
+    /// The same content again: nothing stored.
+    Unchanged,
+    /// The files it had (to remove from storage now).
+    Unsent {
+        files: Vec<String>,
+    },
+    AlreadyUnsent,
+    /// The message's reactions after the change.
+    Reactions(Vec<Reaction>),
+}
 
 /// What a receipt did.
 pub struct Receipted {
@@ -91,6 +149,14 @@ pub(super) enum Job {
         at: String,
         reply: oneshot::Sender<Result<()>>,
     },
+    Change {
+        id: Uuid,
+        change: Change,
+        check: Check,
+        reply: oneshot::Sender<Result<Changed>>,
+    },
+    /// Index new messages for search (SQLite; asked by the checkpointer).
+    Index,
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -182,6 +248,18 @@ impl Writer {
         self.submit(|reply| Job::LastSeen { user, at, reply }).await
     }
 
+    /// Changes message `id` if `check` allows it, in arrival order with every
+    /// other write to it.
+    pub async fn change(&self, id: Uuid, change: Change, check: Check) -> Result<Changed> {
+        self.submit(|reply| Job::Change {
+            id,
+            change,
+            check,
+            reply,
+        })
+        .await
+    }
+
     /// Applies everything queued so far, then stops the writer.
     pub async fn shutdown(&self) {
         let (done, wait) = oneshot::channel();
@@ -196,6 +274,7 @@ pub(super) enum Pending {
     Insert(oneshot::Sender<Result<Insert>>, Result<Insert>),
     Receipt(oneshot::Sender<Result<Receipted>>, Result<Receipted>),
     Unit(oneshot::Sender<Result<()>>, Result<()>),
+    Change(oneshot::Sender<Result<Changed>>, Result<Changed>),
 }
 
 impl Pending {
@@ -213,6 +292,7 @@ impl Pending {
             Pending::Insert(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
             Pending::Receipt(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
             Pending::Unit(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
+            Pending::Change(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
         };
     }
 }
@@ -233,6 +313,23 @@ pub(super) fn contact_pair(m: &Message) -> (String, String) {
         (m.recipient_id, m.sender_id)
     };
     (a.to_string(), b.to_string())
+}
+
+/// The change facts from [`CHANGE_FACTS`]' first five columns.
+pub(super) fn facts(
+    sender: &str,
+    recipient: &str,
+    kind: &str,
+    created_at: String,
+    deleted: bool,
+) -> Result<Facts> {
+    Ok(Facts {
+        sender_id: Uuid::parse_str(sender).map_err(|_| Error::internal("malformed id"))?,
+        recipient_id: Uuid::parse_str(recipient).map_err(|_| Error::internal("malformed id"))?,
+        kind: MessageType::parse(kind).ok_or_else(|| Error::internal("malformed type"))?,
+        created_at,
+        deleted,
+    })
 }
 
 /// The lifecycle's facts from the receipt query's columns.

@@ -8,12 +8,14 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    Decide, INSERT_CONTACT, INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION,
-    Pending, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT, Receipted, contact_pair, stored,
+    CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
+    INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, REACTION_DROP,
+    REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
+    Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
     waveform_json,
 };
-use crate::chat::model::Message;
-use crate::error::Result;
+use crate::chat::model::{Message, Reaction};
+use crate::error::{Error, Result};
 
 pub(super) async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -78,6 +80,17 @@ async fn apply(
                     .map_err(Into::into);
                 pending.push(Pending::Unit(reply, r));
             }
+            Job::Change {
+                id,
+                change,
+                check,
+                reply,
+            } => {
+                let r = change_message(&mut tx, id, change, check).await;
+                pending.push(Pending::Change(reply, r));
+            }
+            // The search vector is a generated column: nothing to index.
+            Job::Index => {}
             Job::Shutdown(done) => {
                 *stop = Some(done);
                 break;
@@ -108,6 +121,7 @@ async fn insert(
         .bind(m.duration.unwrap_or(NO_DURATION))
         .bind(&m.client_message_id)
         .bind(&m.thumbnail_url)
+        .bind(m.reply_to.as_ref().map(|r| r.id.to_string()))
         .fetch_optional(&mut **tx)
         .await?;
     let Some((seq,)) = inserted else {
@@ -166,4 +180,108 @@ async fn receipt(
         None => {}
     }
     Ok(Receipted { stored, changed })
+}
+
+/// Edits, unsends or reacts to message `id`, if `check` allows it; the row
+/// is locked first, since several nodes write at once.
+async fn change_message(
+    tx: &mut Transaction<'static, Any>,
+    id: Uuid,
+    change: Change,
+    check: Check,
+) -> Result<Changed> {
+    let key = id.to_string();
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANGE_FACTS} for update")))
+        .bind(&key)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| Error::not_found("message not found"))?;
+    let deleted = row.try_get::<Option<String>, _>(4)?.is_some();
+    let content: String = row.try_get(5)?;
+    let (file, thumb): (Option<String>, Option<String>) = (row.try_get(6)?, row.try_get(7)?);
+    let seq: i64 = row.try_get(8)?;
+    check(&facts(
+        row.try_get::<&str, _>(0)?,
+        row.try_get::<&str, _>(1)?,
+        row.try_get::<&str, _>(2)?,
+        row.try_get::<String, _>(3)?,
+        deleted,
+    )?)?;
+    match change {
+        Change::Edit { content: new, at } => {
+            if new == content {
+                return Ok(Changed::Unchanged);
+            }
+            sqlx::query(EDIT_KEEP)
+                .bind(&key)
+                .bind(&content)
+                .bind(&at)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(EDIT_APPLY)
+                .bind(&new)
+                .bind(&at)
+                .bind(seq)
+                .execute(&mut **tx)
+                .await?;
+            Ok(Changed::Edited)
+        }
+        Change::Unsend { .. } if deleted => Ok(Changed::AlreadyUnsent),
+        Change::Unsend { at } => {
+            sqlx::query(UNSEND_APPLY)
+                .bind(&at)
+                .bind(seq)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(UNSEND_EDITS)
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(UNSEND_REACTIONS)
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+            Ok(Changed::Unsent {
+                files: [file, thumb].into_iter().flatten().collect(),
+            })
+        }
+        Change::React { user, emoji, at } => {
+            let who = user.to_string();
+            let current: Option<(String,)> = sqlx::query_as(REACTION_OF)
+                .bind(&key)
+                .bind(&who)
+                .fetch_optional(&mut **tx)
+                .await?;
+            match emoji {
+                Some(e) if current.as_ref().map(|(c,)| c.as_str()) != Some(e.as_str()) => {
+                    sqlx::query(REACTION_PUT)
+                        .bind(&key)
+                        .bind(&who)
+                        .bind(&e)
+                        .bind(&at)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                _ => {
+                    sqlx::query(REACTION_DROP)
+                        .bind(&key)
+                        .bind(&who)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            let rows: Vec<(String, String)> = sqlx::query_as(REACTIONS)
+                .bind(&key)
+                .fetch_all(&mut **tx)
+                .await?;
+            rows.into_iter()
+                .map(|(user, emoji)| {
+                    let user_id =
+                        Uuid::parse_str(&user).map_err(|_| Error::internal("malformed id"))?;
+                    Ok(Reaction { user_id, emoji })
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Changed::Reactions)
+        }
+    }
 }

@@ -11,11 +11,14 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Decide, INSERT_CONTACT, INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION,
-    Pending, QUEUE, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT, Receipted, contact_pair,
-    stored, waveform_json,
+    CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
+    INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
+    REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
+    Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
+    waveform_json,
 };
 use crate::chat::model::Message;
+use crate::chat::model::Reaction;
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
 
@@ -35,13 +38,27 @@ const LITTLE_LEFT: i64 = 512;
 /// a whole checkpoint interval with everything copied (see `checkpoints`).
 const SHRINK_ABOVE_BYTES: u64 = if cfg!(test) { 256 << 10 } else { 16 << 20 };
 
+/// What the writer and the checkpointer thread tell each other.
+#[derive(Default)]
+struct Signals {
+    /// The checkpointer asks the writer to finish a log restart.
+    restart: AtomicBool,
+    /// The writer stored messages that search does not know yet.
+    unindexed: AtomicBool,
+}
+
+/// Messages indexed for search per indexing pass.
+const INDEX_BATCH: i64 = 5000;
+
 /// Opens the write connection on its own thread and starts the checkpointer.
 pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<mpsc::Sender<Job>> {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (opened, ready) = oneshot::channel();
     let writer_path = path.clone();
-    let restart = Arc::new(AtomicBool::new(false));
-    let wanted = restart.clone();
+    let signals = Arc::new(Signals::default());
+    // Messages stored before the last stop may not be indexed yet.
+    signals.unindexed.store(true, Ordering::Relaxed);
+    let wanted = signals.clone();
     std::thread::Builder::new()
         .name("chatr-writer".into())
         .spawn(move || match open(&writer_path, synchronous) {
@@ -60,7 +77,7 @@ pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<mps
     let alive = tx.downgrade();
     std::thread::Builder::new()
         .name("chatr-checkpoint".into())
-        .spawn(move || checkpoints(&path, &alive, &restart))
+        .spawn(move || checkpoints(&path, &alive, &signals))
         .map_err(|e| Error::internal(format!("cannot start the checkpointer: {e}")))?;
     Ok(tx)
 }
@@ -91,7 +108,7 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
     Ok(conn)
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, restart: &AtomicBool) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pending = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
@@ -109,7 +126,8 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, restart: &AtomicBool) {
             std::thread::sleep(LINGER);
             drain(&mut rx, &mut batch);
         }
-        let committed = match apply(&conn, batch.drain(..), &mut pending, &mut stop) {
+        let mut index = false;
+        let committed = match apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, "write transaction failed");
@@ -117,10 +135,23 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, restart: &AtomicBool) {
             }
         };
         last_commit = Instant::now();
+        let stored_messages = pending
+            .iter()
+            .any(|p| matches!(p, Pending::Insert(_, Ok(Insert::New { .. }))));
         for p in pending.drain(..) {
             p.answer(committed);
         }
-        if restart.swap(false, Ordering::Relaxed) {
+        if stored_messages {
+            signals.unindexed.store(true, Ordering::Relaxed);
+        }
+        // Search indexing happens here, after the batch's answers went out:
+        // it costs no message its latency, and a message is searchable
+        // within a checkpoint interval.
+        if index && let Err(e) = index_new(&conn) {
+            // The next stored message asks again.
+            tracing::warn!(error = %e, "indexing messages for search");
+        }
+        if signals.restart.swap(false, Ordering::Relaxed) {
             finish_checkpoint(&conn);
         }
     }
@@ -146,6 +177,7 @@ fn apply(
     jobs: impl Iterator<Item = Job>,
     pending: &mut Vec<Pending>,
     stop: &mut Option<oneshot::Sender<()>>,
+    index: &mut bool,
 ) -> Result<()> {
     // BEGIN and COMMIT are cached statements too: rusqlite's `Transaction`
     // parses both again for every commit.
@@ -180,6 +212,16 @@ fn apply(
                     .map_err(db);
                 pending.push(Pending::Unit(reply, r));
             }
+            Job::Change {
+                id,
+                change,
+                check,
+                reply,
+            } => {
+                let r = change_message(conn, id, change, check);
+                pending.push(Pending::Change(reply, r));
+            }
+            Job::Index => *index = true,
             Job::Shutdown(done) => {
                 *stop = Some(done);
                 break;
@@ -220,6 +262,7 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
                     m.duration.unwrap_or(NO_DURATION),
                     m.client_message_id,
                     m.thumbnail_url,
+                    m.reply_to.as_ref().map(|r| r.id.to_string()),
                 ],
                 |r| r.get(0),
             )
@@ -274,6 +317,159 @@ fn receipt(
     Ok(Receipted { stored, changed })
 }
 
+/// Indexes for search the messages stored since the last pass, in a
+/// transaction of its own.
+fn index_new(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("begin immediate")?;
+    let done = (|| {
+        let indexed: i64 =
+            conn.query_row("select indexed_seq from fts_state where id = 1", [], |r| {
+                r.get(0)
+            })?;
+        let last: i64 = conn.query_row("select coalesce(max(seq), 0) from messages", [], |r| {
+            r.get(0)
+        })?;
+        let upto = last.min(indexed + INDEX_BATCH);
+        if upto > indexed {
+            conn.prepare_cached(
+                "insert into messages_fts (rowid, content) select seq, content from messages \
+                 where seq > ?1 and seq <= ?2 and deleted_at is null and content <> ''",
+            )?
+            .execute(params![indexed, upto])?;
+            conn.prepare_cached("update fts_state set indexed_seq = ?1 where id = 1")?
+                .execute(params![upto])?;
+        }
+        Ok(upto < last)
+    })();
+    match done {
+        Ok(more) => {
+            conn.execute_batch("commit")?;
+            if more {
+                return index_new(conn);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("rollback");
+            Err(e)
+        }
+    }
+}
+
+/// The search index's entry for the message at `seq`, if it was indexed:
+/// replaced by `content`, or removed.
+fn reindex(conn: &Connection, seq: i64, content: Option<&str>) -> rusqlite::Result<()> {
+    let indexed: i64 = conn
+        .prepare_cached("select indexed_seq from fts_state where id = 1")?
+        .query_row([], |r| r.get(0))?;
+    if seq > indexed {
+        // Not indexed yet: the next pass indexes what the row then holds.
+        return Ok(());
+    }
+    conn.prepare_cached("delete from messages_fts where rowid = ?1")?
+        .execute(params![seq])?;
+    if let Some(content) = content.filter(|c| !c.is_empty()) {
+        conn.prepare_cached("insert into messages_fts (rowid, content) values (?1, ?2)")?
+            .execute(params![seq, content])?;
+    }
+    Ok(())
+}
+
+/// Edits, unsends or reacts to message `id`, if `check` allows it.
+fn change_message(conn: &Connection, id: Uuid, change: Change, check: Check) -> Result<Changed> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let key = id.to_string();
+    let row: Option<Row> = conn
+        .prepare_cached(CHANGE_FACTS)
+        .and_then(|mut st| {
+            st.query_row(params![key], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(db)?;
+    let (sender, recipient, kind, created_at, deleted_at, content, file, thumb, seq) =
+        row.ok_or_else(|| Error::not_found("message not found"))?;
+    let deleted = deleted_at.is_some();
+    check(&facts(&sender, &recipient, &kind, created_at, deleted)?)?;
+    let run = |sql: &str, p: &[&dyn rusqlite::ToSql]| {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute(p))
+            .map_err(db)
+    };
+    match change {
+        Change::Edit { content: new, at } => {
+            if new == content {
+                return Ok(Changed::Unchanged);
+            }
+            run(EDIT_KEEP, &[&key, &content, &at])?;
+            run(EDIT_APPLY, &[&new, &at, &seq])?;
+            reindex(conn, seq, Some(&new)).map_err(db)?;
+            Ok(Changed::Edited)
+        }
+        Change::Unsend { .. } if deleted => Ok(Changed::AlreadyUnsent),
+        Change::Unsend { at } => {
+            run(UNSEND_APPLY, &[&at, &seq])?;
+            run(UNSEND_EDITS, &[&key])?;
+            run(UNSEND_REACTIONS, &[&key])?;
+            reindex(conn, seq, None).map_err(db)?;
+            Ok(Changed::Unsent {
+                files: [file, thumb].into_iter().flatten().collect(),
+            })
+        }
+        Change::React { user, emoji, at } => {
+            let who = user.to_string();
+            let current: Option<String> = conn
+                .prepare_cached(REACTION_OF)
+                .and_then(|mut st| st.query_row(params![key, who], |r| r.get(0)).optional())
+                .map_err(db)?;
+            match emoji {
+                Some(e) if current.as_deref() != Some(e.as_str()) => {
+                    run(REACTION_PUT, &[&key, &who, &e, &at])?;
+                }
+                // The same emoji again, or none: the user's reaction goes.
+                _ => {
+                    run(REACTION_DROP, &[&key, &who])?;
+                }
+            }
+            let mut st = conn.prepare_cached(REACTIONS).map_err(db)?;
+            let rows = st
+                .query_map(params![key], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db)?;
+            let mut reactions = Vec::new();
+            for row in rows {
+                let (user, emoji) = row.map_err(db)?;
+                let user_id =
+                    Uuid::parse_str(&user).map_err(|_| Error::internal("malformed id"))?;
+                reactions.push(Reaction { user_id, emoji });
+            }
+            Ok(Changed::Reactions(reactions))
+        }
+    }
+}
+
 /// SQLite restarts the log from its start only at a write transaction that
 /// begins with the whole log copied back. Under a steady stream of commits
 /// the checkpointer never catches up with the writer, and the log would grow
@@ -298,7 +494,7 @@ fn finish_checkpoint(conn: &Connection) {
 /// checkpoint runs beside the writer without blocking it. When the log has
 /// grown long it asks the writer to finish the job between two transactions;
 /// when a busy spell is over it cuts the log file back to nothing.
-fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool) {
+fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, signals: &Signals) {
     let conn = match Connection::open(path) {
         Ok(conn) => conn,
         Err(e) => {
@@ -313,6 +509,12 @@ fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool)
     let mut last_warning: Option<Instant> = None;
     while alive.upgrade().is_some_and(|tx| !tx.is_closed()) {
         std::thread::sleep(CHECKPOINT_EVERY);
+        if signals.unindexed.swap(false, Ordering::Relaxed)
+            && let Some(tx) = alive.upgrade()
+            && tx.try_send(Job::Index).is_err()
+        {
+            signals.unindexed.store(true, Ordering::Relaxed);
+        }
         let mut copied_before = 0;
         let mut seen = None;
         for _ in 0..CATCH_UP_PASSES {
@@ -343,7 +545,7 @@ fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, restart: &AtomicBool)
             // Each pass copies what the writer added during the one before;
             // once that is little, the writer's own pass is short.
             if copied - copied_before < LITTLE_LEFT {
-                restart.store(true, Ordering::Relaxed);
+                signals.restart.store(true, Ordering::Relaxed);
                 break;
             }
             copied_before = copied;
