@@ -63,11 +63,12 @@ test-web: web chromium
 	$(CARGO) build --locked -p chatr
 	cd $(WEB) && $(NPM) test && $(NPM) run e2e
 
-# Debian's Chromium for the browser tests (playwright cannot download browsers here).
+# Debian's Chromium for the browser tests (playwright cannot download browsers
+# here), with an emoji font so that reactions draw as emoji, not boxes.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing chromium (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; } || { \
+	  echo "installing chromium and fonts-noto-color-emoji (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
 
 # Coverage-guided fuzzing of one target under AFL++ (cargo afl, stable
 # toolchain), e.g. `make fuzz TARGET=image FUZZ_SECONDS=3600`; targets are

@@ -24,12 +24,19 @@ export function App() {
     setSession(s);
   };
   // Stable, since the socket's lifetime depends on it.
-  const signOut = useCallback(() => {
+  const forget = useCallback(() => {
     localStorage.removeItem(KEY);
     setSession(null);
   }, []);
+  /** Logging out revokes this token on the server too. */
+  const signOut = useCallback(() => {
+    const token = localStorage.getItem(KEY);
+    if (token) void api.logout(token).catch(() => undefined);
+    forget();
+  }, [forget]);
 
   if (checking) return <div className="splash" aria-busy="true">Chatr</div>;
   if (!session) return <AuthScreen onSignedIn={signedIn} />;
-  return <ChatScreen session={session} onSignOut={signOut} onProfile={(user) => setSession({ ...session, user })} />;
+  return <ChatScreen session={session} onSignOut={signOut} onExpired={forget} onSession={signedIn}
+    onProfile={(user) => setSession({ ...session, user })} />;
 }

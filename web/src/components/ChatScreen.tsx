@@ -1,42 +1,94 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { api, type Session } from '../lib/api';
 import { clock, day, duration, presenceLine } from '../lib/format';
-import type { Message, User } from '../lib/types';
+import type { Message, Shown, User } from '../lib/types';
 import { useChat } from '../lib/useChat';
 import { Avatar } from './Avatar';
-import { Bubble } from './Bubble';
+import { Bubble, Marked, editable } from './Bubble';
 import { Composer } from './Composer';
 import { ProfileMenu } from './ProfileMenu';
+import { Settings } from './Settings';
 
-export function ChatScreen({ session, onSignOut, onProfile }: { session: Session; onSignOut: () => void; onProfile: (user: User) => void }) {
+/** The words of a search, as the server reads them (letters and digits). */
+export function wordsOf(q: string): string[] {
+  return q.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+/** A message found by a search, and who the conversation is with. */
+function Hit({ m, me, name, marks, onOpen }: { m: Message; me: string; name: string; marks: string[]; onOpen: () => void }) {
+  return (
+    <li className="hit">
+      <button type="button" onClick={onOpen}>
+        <span className="name">{m.senderId === me ? `You → ${name}` : name}</span>
+        <span className="when">{day(m.createdAt)} {clock(m.createdAt)}</span>
+        <span className="snippet"><Marked text={m.content} marks={marks} /></span>
+      </button>
+    </li>
+  );
+}
+
+interface Props {
+  session: Session;
+  onSignOut: () => void;
+  /** The account is gone, or its tokens were revoked: back to logging in. */
+  onExpired: () => void;
+  onProfile: (user: User) => void;
+  onSession: (session: Session) => void;
+}
+
+export function ChatScreen({ session, onSignOut, onExpired, onProfile, onSession }: Props) {
   const { token, user: me } = session;
-  const chat = useChat(token, me, onSignOut);
+  const chat = useChat(token, me, onExpired);
   const [query, setQuery] = useState('');
   const [found, setFound] = useState<User[]>([]);
+  const [hits, setHits] = useState<Message[]>([]);
+  const [jump, setJump] = useState<string | null>(null);
+  const [settings, setSettings] = useState(false);
 
   useEffect(() => {
     const q = query.trim();
-    if (!q) { setFound([]); return; }
-    const t = setTimeout(() => { api.search(token, q).then(setFound).catch(() => setFound([])); }, 200);
+    if (!q) { setFound([]); setHits([]); return; }
+    const t = setTimeout(() => {
+      api.search(token, q).then(setFound).catch(() => setFound([]));
+      api.searchMessages(token, q).then(setHits).catch(() => setHits([]));
+    }, 200);
     return () => clearTimeout(t);
   }, [query, token]);
+
+  const nameOf = useCallback((id: string) => chat.conversations.find((c) => c.user.id === id)?.user.username ?? '…', [chat.conversations]);
+  async function openHit(m: Message) {
+    const partnerId = m.senderId === me.id ? m.recipientId : m.senderId;
+    const partner = chat.conversations.find((c) => c.user.id === partnerId)?.user ?? await api.user(token, partnerId);
+    setJump(m.id);
+    chat.openConversation(partner);
+    setQuery('');
+  }
 
   const open = chat.open;
   return (
     <div className={`app ${open ? 'has-open' : ''}`}>
       <aside className="sidebar" aria-label="Conversations">
         <header>
-          <ProfileMenu token={token} me={me} onChange={onProfile} />
+          <ProfileMenu token={token} me={me} onChange={onProfile} onSettings={() => setSettings(true)} />
           <strong>{me.username}</strong>
           <span className={`conn ${chat.connection}`} role="status">{chat.connection === 'online' ? '' : chat.connection === 'connecting' ? 'connecting…' : 'offline, reconnecting…'}</span>
           <button className="link" onClick={onSignOut}>Log out</button>
         </header>
-        <input className="search" type="search" placeholder="Find people" aria-label="Find people" value={query} onChange={(e) => setQuery(e.target.value)} />
+        <input className="search" type="search" placeholder="Search people and messages" aria-label="Find people" value={query} onChange={(e) => setQuery(e.target.value)} />
         <ul className="list">
           {query.trim()
-            ? found.map((u) => (
-              <li key={u.id}><button onClick={() => { chat.openConversation(u); setQuery(''); }}><Avatar user={u} /><span className="name">{u.username}</span></button></li>
-            ))
+            ? <>
+              {found.length > 0 && <li className="section">People</li>}
+              {found.map((u) => (
+                <li key={u.id}><button onClick={() => { chat.openConversation(u); setQuery(''); }}><Avatar user={u} /><span className="name">{u.username}</span></button></li>
+              ))}
+              {hits.length > 0 && <li className="section">Messages</li>}
+              {hits.map((m) => (
+                <Hit key={m.id} m={m} me={me.id} name={nameOf(m.senderId === me.id ? m.recipientId : m.senderId)}
+                  marks={wordsOf(query)} onOpen={() => void openHit(m)} />
+              ))}
+              {!found.length && !hits.length && <li className="section none">Nothing found</li>}
+            </>
             : chat.conversations.map((c) => {
               const p = chat.presence[c.user.id];
               const preview = chat.typing[c.user.id] ? 'typing…' : chat.recording[c.user.id] ? 'recording…' : previewOf(c.lastMessage);
@@ -54,7 +106,11 @@ export function ChatScreen({ session, onSignOut, onProfile }: { session: Session
             })}
         </ul>
       </aside>
-      {open ? <Conversation key={open.id} chat={chat} me={me} partner={open} /> : <section className="empty">Pick a conversation or find someone to talk to.</section>}
+      {open
+        ? <Conversation key={open.id} chat={chat} me={me} partner={open} jump={jump} onJumped={() => setJump(null)} />
+        : <section className="empty">Pick a conversation or find someone to talk to.</section>}
+      {settings && <Settings token={token} me={me} onClose={() => setSettings(false)} onProfile={onProfile}
+        onSession={onSession} onSignedOut={onExpired} />}
     </div>
   );
 }
@@ -63,6 +119,7 @@ export function ChatScreen({ session, onSignOut, onProfile }: { session: Session
 const HISTORY_PAGE = 50;
 
 function previewOf(m: Message): string {
+  if (m.deletedAt) return 'This message was deleted';
   switch (m.type) {
     case 'text': return m.content;
     case 'image': return m.content ? `Photo: ${m.content}` : 'Photo';
@@ -72,18 +129,37 @@ function previewOf(m: Message): string {
   }
 }
 
-function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>; me: User; partner: User }) {
+interface ConversationProps {
+  chat: ReturnType<typeof useChat>;
+  me: User;
+  partner: User;
+  /** A message to show as soon as the conversation opens (a search hit). */
+  jump: string | null;
+  onJumped: () => void;
+}
+
+function Conversation({ chat, me, partner, jump, onJumped }: ConversationProps) {
   const list = chat.messages[partner.id] ?? [];
   const bottom = useRef<HTMLDivElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const [exhausted, setExhausted] = useState(false);
   const loadingOlder = useRef(false);
   const p = chat.presence[partner.id];
+  const [replying, setReplying] = useState<Shown | null>(null);
+  const [editing, setEditing] = useState<Shown | null>(null);
+  const [deleting, setDeleting] = useState<Shown | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [flash, setFlash] = useState<string | null>(null);
+  const [menu, setMenu] = useState(false);
+  const [searching, setSearching] = useState(false);
+  const [q, setQ] = useState('');
+  const [found, setFound] = useState<Message[]>([]);
+  const blocked = chat.blocked(partner.id);
 
   // New messages at the end scroll into view; an older page loaded at the top
   // keeps what the reader was looking at where it was.
   const lastId = list.length ? list[list.length - 1].id : '';
-  useEffect(() => { bottom.current?.scrollIntoView({ block: 'end' }); }, [lastId]);
+  useEffect(() => { if (!flash) bottom.current?.scrollIntoView({ block: 'end' }); }, [lastId, flash]);
   const anchor = useRef<number | null>(null);
   useLayoutEffect(() => {
     const root = scroller.current;
@@ -108,6 +184,29 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
     return () => seen.disconnect();
   }, [list, chat]);
 
+  /** Shows message `id`: older pages are loaded until it is there, then it is scrolled to and flashes. */
+  const show = useCallback(async (id: string) => {
+    if (!(await chat.reveal(partner.id, id))) { setProblem('That message is no longer in this conversation.'); return; }
+    setFlash(id);
+    requestAnimationFrame(() => {
+      scroller.current?.querySelector(`[data-id="${id}"]`)?.scrollIntoView({ block: 'center' });
+    });
+    setTimeout(() => setFlash((f) => (f === id ? null : f)), 2000);
+  }, [chat, partner.id]);
+
+  useEffect(() => {
+    if (!jump) return;
+    onJumped();
+    void show(jump);
+  }, [jump, onJumped, show]);
+
+  useEffect(() => {
+    const words = q.trim();
+    if (!searching || !words) { setFound([]); return; }
+    const t = setTimeout(() => { void chat.searchIn(partner.id, words).then(setFound); }, 200);
+    return () => clearTimeout(t);
+  }, [q, searching, chat, partner.id]);
+
   async function older() {
     const first = list.find((m) => !m.pending);
     if (!first || loadingOlder.current) return;
@@ -119,15 +218,57 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
     if (n < HISTORY_PAGE) setExhausted(true);
   }
 
-  const status = chat.typing[partner.id] ? 'typing…' : chat.recording[partner.id] ? 'recording…' : presenceLine(p?.status, p?.lastSeen ?? partner.lastSeen);
+  async function react(m: Shown, emoji: string | null) {
+    const mine = m.reactions.find((r) => r.userId === me.id)?.emoji;
+    setProblem(await chat.react(m, emoji !== null && emoji === mine ? null : emoji));
+  }
+  function editLast() {
+    const last = [...list].reverse().find((m) => m.senderId === me.id && editable(m));
+    if (last) { setReplying(null); setEditing(last); }
+  }
+  async function confirmDelete() {
+    if (!deleting) return;
+    const m = deleting;
+    setDeleting(null);
+    setProblem(await chat.unsend(m));
+  }
+
+  const status = blocked ? 'blocked' : chat.typing[partner.id] ? 'typing…' : chat.recording[partner.id] ? 'recording…' : presenceLine(p?.status, p?.lastSeen ?? partner.lastSeen);
+  const marks = searching ? wordsOf(q) : [];
   let lastDay = '';
   return (
     <section className="conversation" aria-label={`Conversation with ${partner.username}`}>
       <header>
         <button className="back" aria-label="Back to conversations" onClick={chat.close}>‹</button>
-        <Avatar user={partner} online={p?.status === 'online'} />
+        <Avatar user={partner} online={!blocked && p?.status === 'online'} />
         <div><strong>{partner.username}</strong><small className="presence" data-testid="presence">{status}</small></div>
+        <div className="actions">
+          <button type="button" className="icon" aria-label="Search in this conversation" aria-pressed={searching}
+            onClick={() => { setSearching(!searching); setQ(''); }}>⌕</button>
+          <div className="profile">
+            <button type="button" className="icon" aria-label="Conversation menu" aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>⋮</button>
+            {menu && (
+              <div className="menu right" role="menu">
+                <button type="button" role="menuitem" onClick={() => { setMenu(false); void chat.setBlocked(partner, !blocked); }}>
+                  {blocked ? `Unblock ${partner.username}` : `Block ${partner.username}`}
+                </button>
+              </div>
+            )}
+          </div>
+        </div>
       </header>
+      {searching && (
+        <div className="in-search">
+          <input type="search" autoFocus placeholder={`Search with ${partner.username}`} aria-label="Search in this conversation" value={q}
+            onChange={(e) => setQ(e.target.value)} onKeyDown={(e) => { if (e.key === 'Escape') { setSearching(false); setQ(''); } }} />
+          {q.trim() && (
+            <ul className="hits" aria-label="Found messages">
+              {found.map((m) => <Hit key={m.id} m={m} me={me.id} name={partner.username} marks={marks} onOpen={() => void show(m.id)} />)}
+              {!found.length && <li className="section none">Nothing found</li>}
+            </ul>
+          )}
+        </div>
+      )}
       <div className="messages" ref={scroller} onScroll={(e) => { if (e.currentTarget.scrollTop === 0 && !exhausted) void older(); }}
         role="log" aria-live="polite" aria-label="Messages">
         {list.map((m, i) => {
@@ -135,15 +276,36 @@ function Conversation({ chat, me, partner }: { chat: ReturnType<typeof useChat>;
           const sep = d !== lastDay ? (lastDay = d) : null;
           const grouped = i > 0 && list[i - 1].senderId === m.senderId && Date.parse(m.createdAt) - Date.parse(list[i - 1].createdAt) < 60000;
           return (
-            <div key={m.clientMessageId ?? m.id}>
+            <div key={m.clientMessageId ?? m.id} className={flash === m.id ? 'flash' : ''}>
               {sep && <div className="day">{sep}</div>}
-              <Bubble m={m} mine={m.senderId === me.id} grouped={grouped} onRetry={chat.retry} onHeard={chat.heard} />
+              <Bubble m={m} me={me.id} mine={m.senderId === me.id} grouped={grouped} marks={marks} partnerName={partner.username}
+                onRetry={chat.retry} onHeard={chat.heard}
+                onReply={(x) => { setEditing(null); setReplying(x); }} onReact={(x, e) => void react(x, e)}
+                onEdit={(x) => { setReplying(null); setEditing(x); }} onDelete={setDeleting} onJump={(id) => void show(id)} />
             </div>
           );
         })}
         <div ref={bottom} />
       </div>
-      <Composer chat={chat} partner={partner} />
+      {problem && <p className="problem" role="alert">{problem} <button type="button" className="link" onClick={() => setProblem(null)}>OK</button></p>}
+      {blocked
+        ? (
+          <div className="blocked-banner" role="status">
+            You blocked {partner.username}. You cannot write to each other, and neither of you sees the other online.
+            <button type="button" onClick={() => void chat.setBlocked(partner, false)}>Unblock</button>
+          </div>
+        )
+        : <Composer chat={chat} partner={partner} me={me} replying={replying} editing={editing}
+          onDone={() => { setReplying(null); setEditing(null); }} onEditLast={editLast} />}
+      {deleting && (
+        <dialog open className="confirm" aria-label="Delete for everyone?" onKeyDown={(e) => { if (e.key === 'Escape') setDeleting(null); }}>
+          <p>Delete this message for everyone? {partner.username} will see that a message was deleted.</p>
+          <div>
+            <button type="button" onClick={() => setDeleting(null)}>Cancel</button>
+            <button type="button" className="danger" autoFocus onClick={() => void confirmDelete()}>Delete</button>
+          </div>
+        </dialog>
+      )}
     </section>
   );
 }

@@ -4,7 +4,7 @@ import { api, ApiError } from '../lib/api';
 import type { User } from '../lib/types';
 import { Avatar } from './Avatar';
 
-export function ProfileMenu({ token, me, onChange }: { token: string; me: User; onChange: (user: User) => void }) {
+export function ProfileMenu({ token, me, onChange, onSettings }: { token: string; me: User; onChange: (user: User) => void; onSettings: () => void }) {
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -30,11 +30,12 @@ export function ProfileMenu({ token, me, onChange }: { token: string; me: User; 
 
   return (
     <div className="profile">
-      <button type="button" className="avatar-button" aria-label="Profile picture" aria-expanded={open} onClick={() => setOpen(!open)}>
+      <button type="button" className="avatar-button" aria-label="Profile and settings" aria-expanded={open} onClick={() => setOpen(!open)}>
         <Avatar user={me} />
       </button>
       {open && (
         <div className="menu" role="menu">
+          <button type="button" role="menuitem" onClick={() => { setOpen(false); onSettings(); }}>Settings</button>
           <button type="button" role="menuitem" disabled={busy} onClick={() => picker.current?.click()}>Change picture</button>
           {me.profileImage && (
             <button type="button" role="menuitem" disabled={busy} onClick={() => void run(async () => { await api.removeProfileImage(token); return null; })}>Remove picture</button>

@@ -1,5 +1,5 @@
 // REST calls of CONTRACT.md §2–§3; every failure becomes an ApiError with the server's text.
-import type { Conversation, Message, User } from './types';
+import type { Conversation, Edit, Message, User, Visibility } from './types';
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public field?: string) {
@@ -60,10 +60,11 @@ export const api = {
   conversations: (token: string) => call<Conversation[]>('GET', '/api/messages/conversations', token),
   history: (token: string, partner: string, before?: string) =>
     call<Message[]>('GET', `/api/messages/history?recipientId=${partner}&limit=50${before ? `&before=${before}` : ''}`, token),
-  upload: (token: string, recipientId: string, type: Message['type'], file: Blob, fileName: string, onProgress?: (f: number) => void, signal?: AbortSignal) => {
+  upload: (token: string, recipientId: string, type: Message['type'], file: Blob, fileName: string, onProgress?: (f: number) => void, signal?: AbortSignal, replyToId?: string) => {
     const form = new FormData();
     form.append('recipientId', recipientId);
     form.append('type', type);
+    if (replyToId) form.append('replyToId', replyToId);
     form.append('file', file, fileName);
     return send<Uploaded>('/api/messages/upload', token, form, onProgress, signal);
   },
@@ -75,4 +76,25 @@ export const api = {
     return send<{ profileImage: string }>('/api/users/profile-image', token, form);
   },
   removeProfileImage: (token: string) => call<null>('DELETE', '/api/users/profile-image', token),
+  searchMessages: (token: string, q: string, withUser?: string) =>
+    call<Message[]>('GET', `/api/messages/search?q=${encodeURIComponent(q)}&limit=30${withUser ? `&with=${withUser}` : ''}`, token),
+  edits: (token: string, id: string) => call<Edit[]>('GET', `/api/messages/${id}/edits`, token),
+  block: (token: string, id: string) => call<null>('POST', `/api/users/${id}/block`, token),
+  unblock: (token: string, id: string) => call<null>('DELETE', `/api/users/${id}/block`, token),
+  blocked: (token: string) => call<User[]>('GET', '/api/users/blocked', token),
+  setVisibility: (token: string, presenceVisibility: Visibility) => call<User>('PATCH', '/api/users/me', token, { presenceVisibility }),
+  changePassword: (token: string, currentPassword: string, newPassword: string) =>
+    call<Session>('POST', '/api/auth/password', token, { currentPassword, newPassword }),
+  logout: (token: string) => call<null>('POST', '/api/auth/logout', token),
+  logoutAll: (token: string) => call<null>('POST', '/api/auth/logout-all', token),
+  deleteAccount: (token: string, password: string) => call<null>('DELETE', '/api/users/me', token, { password }),
+  /** The whole export as a Blob (the browser then saves it). */
+  exportData: async (token: string): Promise<Blob> => {
+    const res = await fetch('/api/users/me/export', { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) {
+      const data = await res.json().catch(() => null);
+      throw new ApiError(res.status, data?.error ?? res.statusText);
+    }
+    return res.blob();
+  },
 };

@@ -6,7 +6,8 @@ import type { Shown } from './types';
 const msg = (over: Partial<Shown>): Shown => ({
   id: 'm', senderId: 'a', senderUsername: 'a', senderProfileImage: null, recipientId: 'b', content: 'x', type: 'text',
   status: 'sent', createdAt: '2026-01-01T00:00:00.000Z', readAt: null, fileUrl: null, fileName: null, fileSize: null,
-  fileType: null, waveform: null, duration: null, clientMessageId: null, ...over,
+  fileType: null, waveform: null, duration: null, clientMessageId: null, editedAt: null, deletedAt: null, replyTo: null,
+  reactions: [], ...over,
 });
 
 describe('format', () => {

@@ -3,6 +3,8 @@ export type MessageType = 'text' | 'image' | 'file' | 'audio' | 'voice';
 export type Status = 'sent' | 'delivered' | 'read' | 'listening' | 'listened';
 export type PresenceStatus = 'online' | 'away' | 'offline';
 
+export type Visibility = 'everyone' | 'contacts' | 'nobody';
+
 export interface User {
   id: string;
   username: string;
@@ -10,6 +12,21 @@ export interface User {
   profileImage: string | null;
   lastSeen: string | null;
   createdAt: string;
+  /** Only in one's own record. */
+  presenceVisibility?: Visibility;
+}
+
+export interface ReplyTo {
+  id: string;
+  senderId: string;
+  type: MessageType;
+  content: string;
+  deleted: boolean;
+}
+
+export interface Reaction {
+  userId: string;
+  emoji: string;
 }
 
 export interface Message {
@@ -31,6 +48,10 @@ export interface Message {
   duration: number | null;
   clientMessageId: string | null;
   thumbnailUrl?: string | null;
+  editedAt: string | null;
+  deletedAt: string | null;
+  replyTo: ReplyTo | null;
+  reactions: Reaction[];
 }
 
 /** A message as the client shows it: stored, or still on its way. */
@@ -47,6 +68,13 @@ export interface Conversation {
   user: User;
   lastMessage: Message;
   unreadCount: number;
+  /** The caller blocks this user. */
+  blocked: boolean;
+}
+
+export interface Edit {
+  content: string;
+  editedAt: string;
 }
 
 export interface Presence {

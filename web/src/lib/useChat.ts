@@ -5,9 +5,27 @@ import { io, type Socket } from 'socket.io-client';
 import { api, ApiError } from './api';
 import { extractWaveform } from './waveform';
 import { advance } from './status';
-import type { Conversation, Message, Presence, Shown, User } from './types';
+import type { Conversation, Message, Presence, Reaction, ReplyTo, Shown, User } from './types';
 
 export type Connection = 'connecting' | 'online' | 'offline';
+
+/** What a message becomes once unsent. */
+function tombstone(deletedAt: string) {
+  return (x: Shown): Shown => ({
+    ...x, content: '', deletedAt, editedAt: null, reactions: [], fileUrl: null, fileName: null, fileSize: null,
+    fileType: null, waveform: null, duration: null, thumbnailUrl: null,
+  });
+}
+
+/** Emits with an ack; resolves the ack, or an error ack when the server did not answer. */
+function ask<T>(socket: Socket | null, event: string, payload: unknown): Promise<{ ok: boolean; error?: { code: string; message: string } } & T> {
+  return new Promise((resolve) => {
+    if (!socket?.connected) { resolve({ ok: false, error: { code: 'offline', message: 'Not connected' } } as never); return; }
+    socket.timeout(10000).emit(event, payload, (err: unknown, ack: { ok: boolean } & T) => {
+      resolve(err ? ({ ok: false, error: { code: 'timeout', message: 'No answer from the server' } } as never) : ack);
+    });
+  });
+}
 
 function upsert(list: Shown[], m: Shown): Shown[] {
   const i = list.findIndex((x) => x.id === m.id || (m.clientMessageId && x.clientMessageId === m.clientMessageId));
@@ -57,6 +75,15 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     setConversations((cs) => cs.map((c) => (c.user.id === partner ? { ...c, unreadCount: Math.max(0, c.unreadCount - 1) } : c)));
   }, []);
 
+  /** Applies `change` to the reply snapshots of message `id`, wherever they are. */
+  const patchReplies = useCallback((id: string, change: (r: ReplyTo) => ReplyTo) => {
+    setMessages((all) => {
+      const next: Record<string, Shown[]> = {};
+      for (const [k, list] of Object.entries(all)) next[k] = list.map((x) => (x.replyTo?.id === id ? { ...x, replyTo: change(x.replyTo) } : x));
+      return next;
+    });
+  }, []);
+
   /** Applies `change` to the message `id`, in whichever conversation holds it. */
   const patchMessage = useCallback((id: string, change: (m: Shown) => Shown) => {
     setMessages((all) => {
@@ -76,7 +103,7 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
   const sendRaw = useCallback((m: Shown) => {
     const socket = socketRef.current;
     if (!socket?.connected) return;
-    socket.timeout(10000).emit('message:send', { recipientId: m.recipientId, content: m.content, clientMessageId: m.clientMessageId },
+    socket.timeout(10000).emit('message:send', { recipientId: m.recipientId, content: m.content, clientMessageId: m.clientMessageId, replyToId: m.replyTo?.id },
       (err: unknown, ack: { ok: boolean; message?: Message }) => {
         const partner = m.recipientId;
         setMessages((all) => {
@@ -111,7 +138,8 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     uploading.current[partner] = (uploading.current[partner] ?? 0) + 1;
     try {
       const done = await api.upload(token, partner, draft.type, file, draft.fileName ?? 'file',
-        (progress) => replaceDraft(partner, draft.id, (x) => ({ ...x, upload: x.upload && { ...x.upload, progress } })));
+        (progress) => replaceDraft(partner, draft.id, (x) => ({ ...x, upload: x.upload && { ...x.upload, progress } })),
+        undefined, draft.replyTo?.id);
       if (draft.upload?.previewUrl) URL.revokeObjectURL(draft.upload.previewUrl);
       setMessages((all) => ({ ...all, [partner]: upsert((all[partner] ?? []).filter((x) => x.id !== draft.id), done.message) }));
       if (done.needsWaveformGeneration) {
@@ -131,13 +159,13 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     }
   }, [token, replaceDraft, refreshConversations, loadHistory]);
 
-  const sendFile = useCallback((partner: User, file: Blob, fileName: string, type: Message['type'], duration?: number) => {
+  const sendFile = useCallback((partner: User, file: Blob, fileName: string, type: Message['type'], duration?: number, replyTo?: ReplyTo | null) => {
     const clientMessageId = crypto.randomUUID();
     const draft: Shown = {
       id: `local-${clientMessageId}`, senderId: me.id, senderUsername: me.username, senderProfileImage: me.profileImage,
       recipientId: partner.id, content: '', type, status: 'sent', createdAt: new Date().toISOString(), readAt: null,
       fileUrl: null, fileName, fileSize: file.size, fileType: file.type || null, waveform: null, duration: duration ?? null,
-      clientMessageId, pending: true,
+      clientMessageId, pending: true, editedAt: null, deletedAt: null, replyTo: replyTo ?? null, reactions: [],
       upload: { file, progress: 0, previewUrl: type === 'image' ? URL.createObjectURL(file) : null },
     };
     setMessages((all) => ({ ...all, [partner.id]: upsert(all[partner.id] ?? [], draft) }));
@@ -151,13 +179,13 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     else sendRaw(retried);
   }, [replaceDraft, upload, sendRaw]);
 
-  const send = useCallback((partner: User, content: string) => {
+  const send = useCallback((partner: User, content: string, replyTo?: ReplyTo | null) => {
     const clientMessageId = crypto.randomUUID();
     const draft: Shown = {
       id: `local-${clientMessageId}`, senderId: me.id, senderUsername: me.username, senderProfileImage: me.profileImage,
       recipientId: partner.id, content, type: 'text', status: 'sent', createdAt: new Date().toISOString(), readAt: null,
       fileUrl: null, fileName: null, fileSize: null, fileType: null, waveform: null, duration: null, clientMessageId,
-      pending: true,
+      pending: true, editedAt: null, deletedAt: null, replyTo: replyTo ?? null, reactions: [],
     };
     setMessages((all) => ({ ...all, [partner.id]: upsert(all[partner.id] ?? [], draft) }));
     socketRef.current?.emit('typing:stop', { recipientId: partner.id });
@@ -203,6 +231,19 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     socket.on('audio:waveform', ({ messageId, waveform, duration }: { messageId: string; waveform: number[]; duration: number }) => {
       patchMessage(messageId, (x) => ({ ...x, waveform, duration }));
     });
+    socket.on('message:edited', ({ messageId, content, editedAt }: { messageId: string; content: string; editedAt: string }) => {
+      patchMessage(messageId, (x) => ({ ...x, content, editedAt }));
+      patchReplies(messageId, (r) => ({ ...r, content: content.slice(0, 200) }));
+      void refreshConversations();
+    });
+    socket.on('message:unsent', ({ messageId, deletedAt }: { messageId: string; deletedAt: string }) => {
+      patchMessage(messageId, tombstone(deletedAt));
+      patchReplies(messageId, (r) => ({ ...r, content: '', deleted: true }));
+      void refreshConversations();
+    });
+    socket.on('message:reactions', ({ messageId, reactions }: { messageId: string; reactions: Reaction[] }) => {
+      patchMessage(messageId, (x) => ({ ...x, reactions }));
+    });
     socket.on('typing:indicator', ({ userId, isTyping }: { userId: string; isTyping: boolean }) => setTyping((t) => ({ ...t, [userId]: isTyping })));
     socket.on('recording:indicator', ({ userId, isRecording }: { userId: string; isRecording: boolean }) => setRecording((r) => ({ ...r, [userId]: isRecording })));
     socket.on('presence:status', (list: Presence[]) => setPresence((p) => {
@@ -211,7 +252,7 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
       return next;
     }));
     return () => { socket.close(); socketRef.current = null; };
-  }, [token, me.id, refreshConversations, loadHistory, sendRaw, onUnauthorized, patchMessage]);
+  }, [token, me.id, refreshConversations, loadHistory, sendRaw, onUnauthorized, patchMessage, patchReplies]);
 
   const openConversation = useCallback((user: User) => {
     setOpen(user);
@@ -235,9 +276,61 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
     noteRead(m);
   }, [me.id, noteRead]);
 
+  /** `message:edit`: resolves the server's refusal, if any. */
+  const edit = useCallback(async (m: Shown, content: string): Promise<string | null> => {
+    const ack = await ask<{ message?: Message }>(socketRef.current, 'message:edit', { messageId: m.id, content });
+    if (!ack.ok || !ack.message) return ack.error?.message ?? 'Could not edit';
+    const stored = ack.message;
+    patchMessage(m.id, (x) => ({ ...x, content: stored.content, editedAt: stored.editedAt }));
+    return null;
+  }, [patchMessage]);
+
+  /** `message:unsend` ("delete for everyone"). */
+  const unsend = useCallback(async (m: Shown): Promise<string | null> => {
+    const ack = await ask<{ message?: Message }>(socketRef.current, 'message:unsend', { messageId: m.id });
+    if (!ack.ok || !ack.message) return ack.error?.message ?? 'Could not delete';
+    patchMessage(m.id, tombstone(ack.message.deletedAt ?? new Date().toISOString()));
+    patchReplies(m.id, (r) => ({ ...r, content: '', deleted: true }));
+    return null;
+  }, [patchMessage, patchReplies]);
+
+  /** `message:react`: `emoji` replaces one's reaction; the same one again (or null) removes it. */
+  const react = useCallback(async (m: Shown, emoji: string | null): Promise<string | null> => {
+    const ack = await ask<{ reactions?: Reaction[] }>(socketRef.current, 'message:react', { messageId: m.id, emoji });
+    if (!ack.ok || !ack.reactions) return ack.error?.message ?? 'Could not react';
+    const reactions = ack.reactions;
+    patchMessage(m.id, (x) => ({ ...x, reactions }));
+    return null;
+  }, [patchMessage]);
+
+  /** Loads older pages of a conversation until message `id` is in it (at most a few thousand back). */
+  const reveal = useCallback(async (partner: string, id: string): Promise<boolean> => {
+    const has = () => new Promise<boolean>((resolve) => setMessages((all) => { resolve((all[partner] ?? []).some((x) => x.id === id)); return all; }));
+    if (await has()) return true;
+    await loadHistory(partner);
+    for (let page = 0; page < 40; page += 1) {
+      if (await has()) return true;
+      const oldest = await new Promise<string | undefined>((resolve) => setMessages((all) => { resolve((all[partner] ?? []).find((x) => !x.pending)?.id); return all; }));
+      if (!oldest || (await loadHistory(partner, oldest)) === 0) break;
+    }
+    return has();
+  }, [loadHistory]);
+
+  const setBlocked = useCallback(async (user: User, on: boolean) => {
+    await (on ? api.block(token, user.id) : api.unblock(token, user.id));
+    await refreshConversations();
+    if (!on) socketRef.current?.emit('presence:request', [user.id]);
+  }, [token, refreshConversations]);
+
+  const blocked = useCallback((id: string) => conversations.some((c) => c.user.id === id && c.blocked), [conversations]);
+
+  /** Messages with `partner` containing the words of `q`, newest first. */
+  const searchIn = useCallback((partner: string, q: string) => api.searchMessages(token, q, partner).catch(() => [] as Message[]), [token]);
+
   return {
     connection, conversations, messages, presence, typing, recording, open,
     openConversation, send, sendFile, retry, markRead, heard, loadHistory, typingNow, recordingNow, partnerOf,
+    edit, unsend, react, reveal, setBlocked, blocked, searchIn,
     close: () => setOpen(null),
   };
 }
