@@ -11,10 +11,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let config = chatr::Config::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads())
-        .enable_all()
-        .build();
+    // One worker: a current-thread runtime, so no task is ever handed to
+    // (or stolen by) another thread and a wake-up is a queue push.
+    let runtime = match config.worker_threads() {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    }
+    .enable_all()
+    .build();
     match runtime {
         Ok(runtime) => runtime.block_on(serve(config)),
         Err(e) => {

@@ -1,15 +1,22 @@
-//! Group commit: one thread owns the write connection and applies every write
+//! Group commit: one owner of the write connection applies every write
 //! queued while the previous transaction was committing in one transaction.
 //! Callers get their answer only after the commit, so an acknowledged message
 //! is on disk, and a burst of N messages costs one commit instead of N.
 //!
-//! The thread talks to SQLite directly (rusqlite) rather than through sqlx:
-//! sqlx hands every statement to a worker thread and back, and those wake-ups
+//! On SQLite the owner is a task on the async runtime that commits inline,
+//! where the events arrive (see `sqlite.rs` for why that is allowed to
+//! block); with `synchronous = full` every commit waits for the disk, and
+//! the owner is a thread of its own. On PostgreSQL it is a task that awaits
+//! its connection.
+//!
+//! SQLite is spoken to directly (rusqlite) rather than through sqlx: sqlx
+//! hands every statement to a worker thread and back, and those wake-ups
 //! cost more CPU than the statements. Here a whole batch is a run of plain
 //! function calls, and a status update reads the facts it decides on in the
 //! same place, in order, so receipts need no read of their own and cannot race.
 
 mod postgres;
+mod queue;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -166,15 +173,32 @@ pub(super) enum Insert {
     Duplicate,
 }
 
+/// Where jobs go: the inline writer's queue, or a channel to a thread or task.
+#[derive(Clone)]
+enum Sink {
+    Queue(Arc<queue::Producer>),
+    Channel(mpsc::Sender<Job>),
+}
+
+impl Sink {
+    async fn send(&self, job: Job) -> std::result::Result<(), Job> {
+        match self {
+            Sink::Queue(producer) => producer.0.push(job).await,
+            Sink::Channel(tx) => tx.send(job).await.map_err(|e| e.0),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: Sink,
     /// For reading back the stored message of a repeated `clientMessageId`.
     pool: AnyPool,
 }
 
 impl Writer {
-    /// SQLite: a writer thread that owns its connection (the schema is already migrated).
+    /// SQLite: an inline writer task, or a thread with `synchronous = full`,
+    /// that owns its connection (the schema is already migrated).
     pub(in crate::store) async fn sqlite(
         path: PathBuf,
         synchronous: Synchronous,
@@ -188,7 +212,10 @@ impl Writer {
     pub(in crate::store) fn postgres(pool: AnyPool) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(postgres::run(pool.clone(), rx));
-        Self { tx, pool }
+        Self {
+            tx: Sink::Channel(tx),
+            pool,
+        }
     }
 
     async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {

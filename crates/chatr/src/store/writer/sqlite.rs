@@ -1,9 +1,10 @@
-//! The SQLite consumer of the writer's queue: an OS thread that owns a
-//! rusqlite connection, and a second thread that checkpoints the WAL.
+//! The SQLite consumer of the writer's queue: an inline task (or, with
+//! `synchronous = full`, an OS thread) that owns a rusqlite connection, and
+//! a thread that checkpoints the WAL.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -14,15 +15,16 @@ use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
     REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
+    Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
     waveform_json,
 };
+use super::queue::{Producer, Queue};
 use crate::chat::model::Message;
 use crate::chat::model::Reaction;
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
 
-/// A commit within this long of the previous one means the server is busy…
+/// The writer thread: a commit within this long of the previous one means the server is busy…
 const BUSY: Duration = Duration::from_millis(2);
 /// …and then the writer lets a batch gather for this long before committing.
 const LINGER: Duration = Duration::from_micros(300);
@@ -50,36 +52,75 @@ struct Signals {
 /// Messages indexed for search per indexing pass.
 const INDEX_BATCH: i64 = 5000;
 
-/// Opens the write connection on its own thread and starts the checkpointer.
-pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<mpsc::Sender<Job>> {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    let (opened, ready) = oneshot::channel();
-    let writer_path = path.clone();
+/// Opens the write connection, starts its owner (an inline task, or a
+/// thread when every commit waits for the disk) and the checkpointer.
+pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<Sink> {
     let signals = Arc::new(Signals::default());
     // Messages stored before the last stop may not be indexed yet.
     signals.unindexed.store(true, Ordering::Relaxed);
-    let wanted = signals.clone();
-    std::thread::Builder::new()
-        .name("chatr-writer".into())
-        .spawn(move || match open(&writer_path, synchronous) {
-            Ok(conn) => {
-                let _ = opened.send(Ok(()));
-                run(conn, rx, &wanted);
-            }
-            Err(e) => {
-                let _ = opened.send(Err(e));
-            }
-        })
-        .map_err(|e| Error::internal(format!("cannot start the writer: {e}")))?;
-    ready
-        .await
-        .map_err(|_| Error::internal("the writer did not start"))??;
-    let alive = tx.downgrade();
+    let (sink, link) = match synchronous {
+        Synchronous::Normal => {
+            let conn = open(&path, synchronous)?;
+            // The inline writer never waits for a lock: it would wait on the
+            // runtime thread that the holder may need to finish (see `inline`).
+            conn.busy_timeout(Duration::ZERO).map_err(db)?;
+            let queue = Queue::new();
+            tokio::spawn(inline(conn, queue.clone(), signals.clone()));
+            let link = Link::Queue(Arc::downgrade(&queue));
+            (Sink::Queue(Arc::new(Producer(queue))), link)
+        }
+        Synchronous::Full => {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let (opened, ready) = oneshot::channel();
+            let writer_path = path.clone();
+            let wanted = signals.clone();
+            std::thread::Builder::new()
+                .name("chatr-writer".into())
+                .spawn(move || match open(&writer_path, synchronous) {
+                    Ok(conn) => {
+                        let _ = opened.send(Ok(()));
+                        run(conn, rx, &wanted);
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                    }
+                })
+                .map_err(|e| Error::internal(format!("cannot start the writer: {e}")))?;
+            ready
+                .await
+                .map_err(|_| Error::internal("the writer did not start"))??;
+            let link = Link::Channel(tx.downgrade());
+            (Sink::Channel(tx), link)
+        }
+    };
     std::thread::Builder::new()
         .name("chatr-checkpoint".into())
-        .spawn(move || checkpoints(&path, &alive, &signals))
+        .spawn(move || checkpoints(&path, &link, &signals))
         .map_err(|e| Error::internal(format!("cannot start the checkpointer: {e}")))?;
-    Ok(tx)
+    Ok(sink)
+}
+
+/// How the checkpointer reaches the writer without keeping it alive.
+enum Link {
+    Queue(Weak<Queue>),
+    Channel(mpsc::WeakSender<Job>),
+}
+
+impl Link {
+    fn alive(&self) -> bool {
+        match self {
+            Link::Queue(q) => q.upgrade().is_some_and(|q| q.is_open()),
+            Link::Channel(tx) => tx.upgrade().is_some_and(|tx| !tx.is_closed()),
+        }
+    }
+
+    /// Asks the writer to index new messages; `false` if it could not be asked now.
+    fn ask_to_index(&self) -> bool {
+        match self {
+            Link::Queue(q) => q.upgrade().is_some_and(|q| q.try_push(Job::Index)),
+            Link::Channel(tx) => tx.upgrade().is_some_and(|tx| tx.try_send(Job::Index).is_ok()),
+        }
+    }
 }
 
 fn db(e: rusqlite::Error) -> Error {
@@ -108,6 +149,92 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The inline writer: a task on the async runtime that commits where the
+/// events arrive. When jobs are queued it lets every other ready task run
+/// once (each adds its writes: that is the group of the group commit), then
+/// applies and commits the whole batch on this thread and answers.
+///
+/// This blocks the runtime thread for the commit, on purpose: with WAL and
+/// `synchronous = normal` a commit is a few page writes into the page cache
+/// (tens of microseconds for a batch), cheaper than waking another thread
+/// and being woken back for every batch, which cost more CPU than the
+/// statements did (docs/benchmarks.md). What can take long stays off this
+/// thread: checkpoints run on their own thread, search indexing goes in
+/// small chunks, and a lock held elsewhere is waited for with an async
+/// sleep, never in SQLite's busy handler.
+async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut pending = Vec::with_capacity(MAX_BATCH);
+    let mut stop = None;
+    let mut backoff = LOCKED_RETRY;
+    while stop.is_none() {
+        if batch.is_empty() {
+            if !queue.take(&mut batch).await {
+                break;
+            }
+            tokio::task::yield_now().await;
+            if batch.len() < MAX_BATCH {
+                queue.take_ready(&mut batch);
+            }
+        }
+        match begin(&conn) {
+            Ok(()) => backoff = LOCKED_RETRY,
+            Err(e) if is_locked(&e) => {
+                // Another connection writes (an account change through the
+                // pool, a log truncation): try again shortly, letting the
+                // runtime serve everyone meanwhile.
+                queue.put_back(&mut batch);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(LOCKED_RETRY_MAX);
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot begin a write transaction");
+                fail(&mut batch, &mut stop);
+                continue;
+            }
+        }
+        let mut index = false;
+        let committed = apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index);
+        answer(&mut pending, committed, &signals);
+        if index {
+            // One chunk now; the rest after the runtime had a turn.
+            match index_new(&conn, INLINE_INDEX_CHUNK) {
+                Ok(true) if !queue.try_push(Job::Index) => {
+                    signals.unindexed.store(true, Ordering::Relaxed);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "indexing messages for search"),
+            }
+        }
+        if signals.restart.swap(false, Ordering::Relaxed) {
+            finish_checkpoint(&conn);
+        }
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "closing the write connection");
+    }
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+/// How long the inline writer first waits for a write lock held elsewhere, and at most.
+const LOCKED_RETRY: Duration = Duration::from_millis(1);
+const LOCKED_RETRY_MAX: Duration = Duration::from_millis(20);
+/// Messages indexed per turn of the inline writer: a few milliseconds.
+const INLINE_INDEX_CHUNK: i64 = 256;
+
+/// Another connection holds the write lock.
+fn is_locked(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// The writer thread (`synchronous = full`): blocks on its channel, and when
+/// busy lets a batch gather for a moment, since every commit waits for the disk.
 fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pending = Vec::with_capacity(MAX_BATCH);
@@ -126,30 +253,31 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
             std::thread::sleep(LINGER);
             drain(&mut rx, &mut batch);
         }
+        // This connection waits for locks in SQLite's busy handler: on its own thread it may.
+        if let Err(e) = begin(&conn) {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            fail(&mut batch, &mut stop);
+            continue;
+        }
         let mut index = false;
-        let committed = match apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "write transaction failed");
-                false
-            }
-        };
+        let committed = apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index);
         last_commit = Instant::now();
-        let stored_messages = pending
-            .iter()
-            .any(|p| matches!(p, Pending::Insert(_, Ok(Insert::New { .. }))));
-        for p in pending.drain(..) {
-            p.answer(committed);
-        }
-        if stored_messages {
-            signals.unindexed.store(true, Ordering::Relaxed);
-        }
+        answer(&mut pending, committed, signals);
         // Search indexing happens here, after the batch's answers went out:
         // it costs no message its latency, and a message is searchable
         // within a checkpoint interval.
-        if index && let Err(e) = index_new(&conn) {
-            // The next stored message asks again.
-            tracing::warn!(error = %e, "indexing messages for search");
+        if index {
+            loop {
+                match index_new(&conn, INDEX_BATCH) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        // The next stored message asks again.
+                        tracing::warn!(error = %e, "indexing messages for search");
+                        break;
+                    }
+                }
+            }
         }
         if signals.restart.swap(false, Ordering::Relaxed) {
             finish_checkpoint(&conn);
@@ -172,18 +300,57 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     }
 }
 
+/// Answers a batch after its commit, and notes that search has new messages.
+fn answer(pending: &mut Vec<Pending>, committed: bool, signals: &Signals) {
+    let stored_messages = pending
+        .iter()
+        .any(|p| matches!(p, Pending::Insert(_, Ok(Insert::New { .. }))));
+    for p in pending.drain(..) {
+        p.answer(committed);
+    }
+    if stored_messages {
+        signals.unindexed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A batch that cannot be written at all: every caller hears it failed.
+fn fail(batch: &mut Vec<Job>, stop: &mut Option<oneshot::Sender<()>>) {
+    fn failed<T>() -> Result<T> {
+        Err(Error::internal("the database refused the write"))
+    }
+    let mut pending = Vec::new();
+    for job in batch.drain(..) {
+        match job {
+            Job::Insert { reply, .. } => pending.push(Pending::Insert(reply, failed())),
+            Job::Receipt { reply, .. } => pending.push(Pending::Receipt(reply, failed())),
+            Job::LastSeen { reply, .. } => pending.push(Pending::Unit(reply, failed())),
+            Job::Change { reply, .. } => pending.push(Pending::Change(reply, failed())),
+            Job::Index => {}
+            Job::Shutdown(done) => *stop = Some(done),
+        }
+    }
+    for p in pending {
+        p.answer(false);
+    }
+}
+
+/// Takes the write lock for a batch. BEGIN and COMMIT are cached statements:
+/// rusqlite's `Transaction` parses both again for every commit.
+fn begin(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("begin immediate")
+        .and_then(|mut st| st.execute([]))
+        .map(drop)
+}
+
+/// Applies a batch inside the transaction `begin` opened, and commits it:
+/// whether it committed.
 fn apply(
     conn: &Connection,
     jobs: impl Iterator<Item = Job>,
     pending: &mut Vec<Pending>,
     stop: &mut Option<oneshot::Sender<()>>,
     index: &mut bool,
-) -> Result<()> {
-    // BEGIN and COMMIT are cached statements too: rusqlite's `Transaction`
-    // parses both again for every commit.
-    conn.prepare_cached("begin immediate")
-        .and_then(|mut st| st.execute([]))
-        .map_err(db)?;
+) -> bool {
     for job in jobs {
         // A statement that fails rolls back only itself in SQLite; the others commit.
         match job {
@@ -232,11 +399,12 @@ fn apply(
         .prepare_cached("commit")
         .and_then(|mut st| st.execute([]))
     {
-        Ok(_) => Ok(()),
+        Ok(_) => true,
         Err(e) => {
+            tracing::error!(error = %e, "write transaction failed");
             // Leaves no transaction open for the next batch.
             let _ = conn.execute_batch("rollback");
-            Err(db(e))
+            false
         }
     }
 }
@@ -317,19 +485,23 @@ fn receipt(
     Ok(Receipted { stored, changed })
 }
 
-/// Indexes for search the messages stored since the last pass, in a
-/// transaction of its own.
-fn index_new(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("begin immediate")?;
+/// Indexes for search up to `chunk` of the messages stored since the last
+/// pass, in a transaction of its own: whether more are left.
+fn index_new(conn: &Connection, chunk: i64) -> Result<bool> {
+    match begin(conn) {
+        Ok(()) => {}
+        // Someone else writes: the next turn indexes.
+        Err(e) if is_locked(&e) => return Ok(true),
+        Err(e) => return Err(db(e)),
+    }
     let done = (|| {
-        let indexed: i64 =
-            conn.query_row("select indexed_seq from fts_state where id = 1", [], |r| {
-                r.get(0)
-            })?;
-        let last: i64 = conn.query_row("select coalesce(max(seq), 0) from messages", [], |r| {
-            r.get(0)
-        })?;
-        let upto = last.min(indexed + INDEX_BATCH);
+        let indexed: i64 = conn
+            .prepare_cached("select indexed_seq from fts_state where id = 1")?
+            .query_row([], |r| r.get(0))?;
+        let last: i64 = conn
+            .prepare_cached("select coalesce(max(seq), 0) from messages")?
+            .query_row([], |r| r.get(0))?;
+        let upto = last.min(indexed + chunk);
         if upto > indexed {
             conn.prepare_cached(
                 "insert into messages_fts (rowid, content) select seq, content from messages \
@@ -341,17 +513,11 @@ fn index_new(conn: &Connection) -> rusqlite::Result<()> {
         }
         Ok(upto < last)
     })();
-    match done {
-        Ok(more) => {
-            conn.execute_batch("commit")?;
-            if more {
-                return index_new(conn);
-            }
-            Ok(())
-        }
+    match done.and_then(|more| conn.prepare_cached("commit")?.execute([]).map(|_| more)) {
+        Ok(more) => Ok(more),
         Err(e) => {
             let _ = conn.execute_batch("rollback");
-            Err(e)
+            Err(db(e))
         }
     }
 }
@@ -494,7 +660,7 @@ fn finish_checkpoint(conn: &Connection) {
 /// checkpoint runs beside the writer without blocking it. When the log has
 /// grown long it asks the writer to finish the job between two transactions;
 /// when a busy spell is over it cuts the log file back to nothing.
-fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, signals: &Signals) {
+fn checkpoints(path: &Path, writer: &Link, signals: &Signals) {
     let conn = match Connection::open(path) {
         Ok(conn) => conn,
         Err(e) => {
@@ -507,12 +673,9 @@ fn checkpoints(path: &Path, alive: &mpsc::WeakSender<Job>, signals: &Signals) {
     let mut previous = None;
     // A failure that repeats (a read-only disk) is logged once a minute, not every pass.
     let mut last_warning: Option<Instant> = None;
-    while alive.upgrade().is_some_and(|tx| !tx.is_closed()) {
+    while writer.alive() {
         std::thread::sleep(CHECKPOINT_EVERY);
-        if signals.unindexed.swap(false, Ordering::Relaxed)
-            && let Some(tx) = alive.upgrade()
-            && tx.try_send(Job::Index).is_err()
-        {
+        if signals.unindexed.swap(false, Ordering::Relaxed) && !writer.ask_to_index() {
             signals.unindexed.store(true, Ordering::Relaxed);
         }
         let mut copied_before = 0;
@@ -592,7 +755,8 @@ mod tests {
     /// without the writer's catch-up the log only ever grows.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_restarts_under_a_steady_stream_of_commits() {
-        const COMMITS: usize = 4_000;
+        // Long enough for several checkpointer passes, however fast commits are.
+        const STREAM: Duration = Duration::from_millis(1500);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let conn = Connection::open(&path).unwrap();
@@ -606,22 +770,30 @@ mod tests {
         drop(conn);
 
         let tx = start(path.clone(), Synchronous::Normal).await.unwrap();
+        let send = |job| {
+            let tx = tx.clone();
+            async move { assert!(tx.send(job).await.is_ok()) }
+        };
         let mut last = String::new();
-        for n in 0..COMMITS {
+        let started = Instant::now();
+        let mut commits = 0u64;
+        while started.elapsed() < STREAM {
+            let n = commits;
+            commits += 1;
             let (reply, answer) = oneshot::channel();
-            last = format!("2026-01-01T00:00:00.{n:04}Z");
+            last = format!("2026-01-01T00:00:00.{n:06}Z");
             let at = last.clone();
-            tx.send(Job::LastSeen { user, at, reply }).await.unwrap();
+            send(Job::LastSeen { user, at, reply }).await;
             answer.await.unwrap().unwrap();
         }
         let wal_file = wal_path(&path);
         let wal = file_len(&wal_file);
         // Each commit appends at least one page; a log never restarted would
         // hold all of them.
-        let never_restarted = COMMITS as u64 * 4096;
+        let never_restarted = commits * 4096;
         assert!(
             wal < never_restarted / 4,
-            "the log holds {wal} bytes after {COMMITS} commits"
+            "the log holds {wal} bytes after {commits} commits"
         );
         // Once the stream stops, the file itself is cut back.
         let mut waited = Duration::ZERO;
@@ -635,7 +807,7 @@ mod tests {
             file_len(&wal_file)
         );
         let (done, stopped) = oneshot::channel();
-        tx.send(Job::Shutdown(done)).await.unwrap();
+        send(Job::Shutdown(done)).await;
         stopped.await.unwrap();
         // Restarting and cutting back the log lost nothing it had acknowledged.
         let conn = Connection::open(&path).unwrap();
