@@ -73,19 +73,35 @@ impl Store {
             #[sqlx(flatten)]
             message: MessageRow,
         }
-        let rows: Vec<Row> = sqlx::query_as(concat!(
+        const SQL: &str = concat!(
             "select m.seq, ",
             message_columns!(),
             message_from!(),
             " where m.recipient_id = $1 and m.status = 'sent' and m.seq > $2 and m.seq <= $3 \
              order by m.seq limit $4"
-        ))
-        .bind(user.to_string())
-        .bind(after)
-        .bind(upto)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let key = user.to_string();
+        let rows: Vec<Row> = match &self.reader {
+            Some(reader) => reader.read(|c| {
+                c.prepare_cached(SQL)?
+                    .query_map(rusqlite::params![key, after, upto, limit], |r| {
+                        Ok(Row {
+                            seq: r.get("seq")?,
+                            message: MessageRow::read(r)?,
+                        })
+                    })?
+                    .collect()
+            })?,
+            None => {
+                sqlx::query_as(SQL)
+                    .bind(&key)
+                    .bind(after)
+                    .bind(upto)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         let (seqs, mut messages): (Vec<i64>, Vec<Message>) = rows
             .into_iter()
             .map(|r| Ok((r.seq, Message::try_from(r.message)?)))
@@ -98,9 +114,16 @@ impl Store {
 
     /// The highest message position in the store (0 when there is none).
     pub async fn max_seq(&self) -> Result<i64> {
-        let (max,): (Option<i64>,) = sqlx::query_as("select max(seq) from messages")
-            .fetch_one(&self.pool)
-            .await?;
+        const SQL: &str = "select max(seq) from messages";
+        let max: Option<i64> = match &self.reader {
+            Some(reader) => reader.read(|c| c.prepare_cached(SQL)?.query_row([], |r| r.get(0)))?,
+            None => {
+                sqlx::query_as::<_, (Option<i64>,)>(SQL)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .0
+            }
+        };
         Ok(max.unwrap_or(0))
     }
 
@@ -254,11 +277,24 @@ impl Store {
                  order by created_at, user_id",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
-            for m in chunk.iter() {
-                query = query.bind(m.id.to_string());
-            }
-            let rows = query.fetch_all(&self.pool).await?;
+            let ids: Vec<String> = chunk.iter().map(|m| m.id.to_string()).collect();
+            let rows: Vec<(String, String, String)> = match &self.reader {
+                Some(reader) => reader.read(|c| {
+                    c.prepare_cached(&sql)?
+                        .query_map(rusqlite::params_from_iter(&ids), |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?
+                        .collect()
+                })?,
+                None => {
+                    let mut query =
+                        sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+                    for id in ids {
+                        query = query.bind(id);
+                    }
+                    query.fetch_all(&self.pool).await?
+                }
+            };
             for (message, user, emoji) in rows {
                 let (message, user) = (super::rows::uuid(&message)?, super::rows::uuid(&user)?);
                 if let Some(m) = chunk.iter_mut().find(|m| m.id == message) {

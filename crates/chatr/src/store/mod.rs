@@ -1,11 +1,13 @@
-//! Database access. Reads go through a pool; every write that a hot path makes
-//! goes through one writer thread that commits concurrent writes together
+//! Database access. Reads go through a pool, except the few on the hot paths
+//! of SQLite, which are made inline ([`reader`]); every write that a hot path
+//! makes goes through one writer that commits concurrent writes together
 //! ([`writer`]), so a message is durable before it is acknowledged without
 //! paying one fsync per message.
 
 mod accounts;
 mod media;
 mod messages;
+mod reader;
 mod relations;
 mod rows;
 pub mod search;
@@ -40,6 +42,8 @@ pub struct Store {
     pool: AnyPool,
     writer: Writer,
     backend: Backend,
+    /// SQLite: the hot paths' reads, made inline.
+    reader: Option<std::sync::Arc<reader::Reader>>,
 }
 
 impl Store {
@@ -91,11 +95,13 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
+        let reader = reader::Reader::open(&path)?;
         let writer = Writer::sqlite(path, synchronous, pool.clone()).await?;
         Ok(Self {
             pool,
             writer,
             backend: Backend::Sqlite,
+            reader: Some(std::sync::Arc::new(reader)),
         })
     }
 
@@ -114,6 +120,7 @@ impl Store {
             pool,
             writer,
             backend: Backend::Postgres,
+            reader: None,
         })
     }
 

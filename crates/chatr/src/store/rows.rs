@@ -70,6 +70,39 @@ pub(super) struct MessageRow {
     pub sender_profile_image: Option<String>,
 }
 
+impl MessageRow {
+    /// The same row read by rusqlite (the inline [`super::reader`]).
+    pub(super) fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            sender_id: row.get("sender_id")?,
+            recipient_id: row.get("recipient_id")?,
+            content: row.get("content")?,
+            kind: row.get("type")?,
+            status: row.get("status")?,
+            created_at: row.get("created_at")?,
+            read_at: row.get("read_at")?,
+            file_url: row.get("file_url")?,
+            file_name: row.get("file_name")?,
+            file_size: row.get("file_size")?,
+            file_type: row.get("file_type")?,
+            waveform: row.get("waveform")?,
+            duration: row.get("duration")?,
+            client_message_id: row.get("client_message_id")?,
+            thumbnail_url: row.get("thumbnail_url")?,
+            edited_at: row.get("edited_at")?,
+            deleted_at: row.get("deleted_at")?,
+            reply_id: row.get("reply_id")?,
+            reply_sender_id: row.get("reply_sender_id")?,
+            reply_type: row.get("reply_type")?,
+            reply_content: row.get("reply_content")?,
+            reply_deleted_at: row.get("reply_deleted_at")?,
+            sender_username: row.get("sender_username")?,
+            sender_profile_image: row.get("sender_profile_image")?,
+        })
+    }
+}
+
 impl TryFrom<MessageRow> for Message {
     type Error = Error;
     fn try_from(r: MessageRow) -> Result<Self> {

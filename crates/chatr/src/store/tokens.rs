@@ -57,14 +57,18 @@ impl Store {
     /// Whether `user` exists, and if so the users it has exchanged a message
     /// with: what a connecting session needs, in one query.
     pub async fn user_and_contacts(&self, user: Uuid) -> Result<Option<Vec<Uuid>>> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "select cast(0 as bigint) as k, id from users where id = $1 and deleted_at is null \
+        const SQL: &str = "select cast(0 as bigint) as k, id from users where id = $1 and deleted_at is null \
              union all select 1, user_b from contacts where user_a = $1 \
-             union all select 1, user_a from contacts where user_b = $1",
-        )
-        .bind(user.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+             union all select 1, user_a from contacts where user_b = $1";
+        let key = user.to_string();
+        let rows: Vec<(i64, String)> = match &self.reader {
+            Some(reader) => reader.read(|c| {
+                c.prepare_cached(SQL)?
+                    .query_map([&key], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })?,
+            None => sqlx::query_as(SQL).bind(&key).fetch_all(&self.pool).await?,
+        };
         if !rows.iter().any(|(k, _)| *k == 0) {
             return Ok(None);
         }

