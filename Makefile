@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web fuzz test test-rust test-protocol test-contract test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
+.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -21,7 +21,7 @@ $(WEB)/node_modules/.installed: $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-test: test-rust test-protocol test-contract test-web test-postgres test-cluster
+test: test-rust test-protocol test-contract test-python test-web test-postgres test-cluster
 
 test-rust:
 	$(CARGO) test --workspace --locked
@@ -38,6 +38,18 @@ test-contract: $(CONTRACT)/node_modules/.installed web
 
 $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	cd $(CONTRACT) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+# python-socketio, a client other than the official one (handlers of fixed
+# arity, both transports), in a virtualenv of its own.
+PYTHON_ENV := tests/python/.venv
+test-python: $(PYTHON_ENV)/.installed
+	$(CARGO) build --locked -p chatr
+	$(PYTHON_ENV)/bin/python -m unittest discover -s tests/python -v
+
+$(PYTHON_ENV)/.installed: tests/python/requirements.txt
+	python3 -m venv $(PYTHON_ENV)
+	$(PYTHON_ENV)/bin/pip install -q -r tests/python/requirements.txt
 	touch $@
 
 # The Rust integration tests and the contract suite again, on a throw-away

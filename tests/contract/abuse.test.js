@@ -44,7 +44,7 @@ before(async () => {
 after(async () => { await server.stop(); });
 
 describe('1. image bombs', () => {
-  test('a 255 KiB PNG of 16384 x 16384 pixels is refused as a message and as a profile picture, in little memory', async () => {
+  test('a 255 KiB PNG of 16384 x 16384 pixels is refused as a message and as a profile picture, in little memory', async (t) => {
     const a = await register(server, 'bomb');
     const b = await register(server, 'bomb');
     const bomb = { data: fixture('bomb.png'), name: 'bomb.png', type: 'image/png' };
@@ -59,6 +59,7 @@ describe('1. image bombs', () => {
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.match(r.body.error, /megapixels/);
     }
+    t.diagnostic(`four bombs at once: RSS grew by ${rssMiB(server) - baseline} MiB`);
     assert.ok(rssMiB(server) - baseline < 200, `RSS grew by ${rssMiB(server) - baseline} MiB`);
     const history = await api(server, 'GET', `/api/messages/history?recipientId=${b.user.id}`, { token: a.token });
     assert.deepEqual(history.body, [], 'nothing was stored');
@@ -78,7 +79,7 @@ describe('fuzzing finds', () => {
 });
 
 describe('2. oversize frames and too many sessions', () => {
-  test('WebSocket frames over 1 MiB close their connection, before the server holds them', async () => {
+  test('WebSocket frames over 1 MiB close their connection, before the server holds them', async (t) => {
     const baseline = rssMiB(server);
     const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise((resolve, reject) => {
       const ws = new WebSocket(`${server.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
@@ -89,6 +90,7 @@ describe('2. oversize frames and too many sessions', () => {
     for (const ws of sockets) ws.send(`4${'x'.repeat(15 * 1024 * 1024)}`);
     const codes = await Promise.all(closed);
     assert.ok(codes.every((c) => c === 1009 || c === 1006), `close codes ${codes}`);
+    t.diagnostic(`20 frames of 15 MiB: RSS grew by ${rssMiB(server) - baseline} MiB`);
     assert.ok(rssMiB(server) - baseline < 100, `RSS grew by ${rssMiB(server) - baseline} MiB`);
     assert.equal((await api(server, 'GET', '/api/health')).status, 200);
   });
@@ -177,7 +179,7 @@ describe('3. HTTP timeouts and the connection cap', () => {
 });
 
 describe('4. offline backlogs', () => {
-  test('3,000 long messages waiting for a user cost non-reading sessions little, and an acknowledging one gets every one', async () => {
+  test('3,000 long messages waiting for a user cost non-reading sessions little, and an acknowledging one gets every one', async (t) => {
     const victim = await register(server, 'bl');
     const senders = await Promise.all(Array.from({ length: 10 }, () => register(server, 'bls')));
     const long = 'z'.repeat(9_980);
@@ -194,6 +196,7 @@ describe('4. offline backlogs', () => {
     for (let i = 0; i < 40; i += 1) idle.push(await connect(server, victim.token));
     await sleep(1000);
     const grew = rssMiB(server) - baseline;
+    t.diagnostic(`40 sessions with 3,000 messages waiting: RSS grew by ${grew} MiB`);
     assert.ok(grew < 200, `40 non-reading sessions grew the server by ${grew} MiB`);
     assert.ok(idle.every((s) => receivedEvents(s, 'message:received').length <= 50), 'each got one page');
     for (const s of idle) s.close();

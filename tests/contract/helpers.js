@@ -198,7 +198,7 @@ export function connectError(server, opts) {
 function recordEvents(socket) {
   socket.received = [];
   socket.onAny((event, ...args) => {
-    socket.received.push({ event, payload: args[0] });
+    socket.received.push({ event, payload: args[0], args });
     for (const w of [...(socket.waiters ?? [])]) w();
   });
 }

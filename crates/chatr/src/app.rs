@@ -53,10 +53,12 @@ impl Running {
     }
 }
 
-fn engine_config() -> chatr_sio::Config {
+fn engine_config(config: &Config) -> chatr_sio::Config {
     chatr_sio::Config {
         max_payload: MAX_FRAME_BYTES,
         max_queued_frames: MAX_QUEUED_FRAMES,
+        recovery: (config.recovery_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.recovery_secs)),
         ..chatr_sio::Config::default()
     }
 }
@@ -119,7 +121,7 @@ pub async fn start(
         config: config.clone(),
         storage,
     };
-    let io = realtime::server(state.clone(), fanout.clone(), engine_config());
+    let io = realtime::server(state.clone(), fanout.clone(), engine_config(&config));
     let relay = relayed.map(|mut relayed| {
         let (fanout, chat) = (fanout.clone(), chat.clone());
         tokio::spawn(async move {

@@ -68,6 +68,12 @@ pub struct Config {
     #[arg(long, env = "CHATR_MAX_SESSIONS_PER_USER", default_value_t = 16)]
     pub max_sessions_per_user: u32,
 
+    /// Seconds a client whose connection broke may reconnect within and
+    /// resume its session with everything it missed (Socket.IO connection
+    /// state recovery, for clients that ask with `auth.recover`); 0: off.
+    #[arg(long, env = "CHATR_RECOVERY_SECS", default_value_t = 120)]
+    pub recovery_secs: u64,
+
     /// Open connections (WebSockets included); default: what the open-file
     /// limit allows, less a reserve for the database and uploads.
     #[arg(long, env = "CHATR_MAX_CONNECTIONS")]
@@ -149,6 +155,7 @@ impl Config {
             worker_threads: None,
             storage_quota_bytes: 1 << 30,
             max_sessions_per_user: 16,
+            recovery_secs: 120,
             max_connections: None,
             header_timeout_secs: 15,
             body_timeout_secs: 10,
@@ -179,6 +186,7 @@ impl fmt::Debug for Config {
             .field("worker_threads", &self.worker_threads())
             .field("storage_quota_bytes", &self.storage_quota_bytes)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("recovery_secs", &self.recovery_secs)
             .field("max_connections", &self.max_connections())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)

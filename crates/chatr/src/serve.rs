@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use chatr_sio::ClientAddr;
 use hyper::body::Incoming;
@@ -245,6 +246,21 @@ struct Entry<S> {
     io: Io,
     peer: SocketAddr,
     body_window: Duration,
+    /// `Keep-Alive: timeout=…`: tells clients how long an idle connection
+    /// stays open, so that they stop reusing it before the server closes it
+    /// (otherwise a request sent just as it closes fails on the client).
+    keep_alive: HeaderValue,
+}
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
+fn announce_keep_alive(response: &mut Response, keep_alive: &HeaderValue) {
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .entry(KEEP_ALIVE)
+            .or_insert_with(|| keep_alive.clone());
+    }
 }
 
 impl<S> Service<Request<Incoming>> for Entry<S>
@@ -266,9 +282,14 @@ where
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(ClientAddr(self.peer.ip()));
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        let keep_alive = self.keep_alive.clone();
         if self.io.serves(req.uri().path()) {
             let io = self.io.clone();
-            return Box::pin(async move { Ok(io.handle(req).await.map(Body::new)) });
+            return Box::pin(async move {
+                let mut response = io.handle(req).await.map(Body::new);
+                announce_keep_alive(&mut response, &keep_alive);
+                Ok(response)
+            });
         }
         let router = self.router.clone();
         let declared = req
@@ -284,6 +305,7 @@ where
             if response.status().is_client_error() || response.status().is_server_error() {
                 settle_body(body, declared, &mut response).await;
             }
+            announce_keep_alive(&mut response, &keep_alive);
             Ok(response)
         })
     }
@@ -314,6 +336,11 @@ pub async fn serve<S>(
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let open = Arc::new(());
     let mut refused_logged = false;
+    let keep_alive = HeaderValue::from_str(&format!(
+        "timeout={}",
+        limits.header_timeout.as_secs().max(1)
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("timeout=5"));
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -350,6 +377,7 @@ pub async fn serve<S>(
             io: io.clone(),
             peer,
             body_window: limits.body_window,
+            keep_alive: keep_alive.clone(),
         };
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())

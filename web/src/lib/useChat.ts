@@ -193,12 +193,16 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
   }, [me, sendRaw]);
 
   useEffect(() => {
-    const socket = io({ auth: { token } });
+    // recover: after a short cut the server replays what was missed
+    // (connection state recovery), so nothing needs fetching again.
+    const socket = io({ auth: { token, recover: true } });
     socketRef.current = socket;
     socket.on('connect', () => {
       setConnection('online');
-      void refreshConversations();
-      if (openRef.current) void loadHistory(openRef.current.id);
+      if (!socket.recovered) {
+        void refreshConversations();
+        if (openRef.current) void loadHistory(openRef.current.id);
+      }
       // Resend what did not make it; the clientMessageId makes a resend harmless.
       setMessages((all) => {
         for (const list of Object.values(all)) for (const m of list) if ((m.pending || m.failed) && !m.upload) sendRaw({ ...m, failed: false });

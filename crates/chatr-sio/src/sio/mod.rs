@@ -3,6 +3,7 @@
 //! broadcasts serialised once.
 
 mod packet;
+mod recovery;
 mod rooms;
 mod socket;
 
@@ -10,7 +11,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderName, Request, Response};
@@ -21,6 +23,7 @@ use crate::config::Config;
 use crate::eio::{self, Body, CloseReason, Dispatch, Engine, Message, Session};
 use crate::sid::Sid;
 use packet::Kind;
+use recovery::{Keep, Recovery};
 use rooms::Rooms;
 pub(crate) use socket::SocketInner;
 pub use socket::{DisconnectReason, Socket};
@@ -40,6 +43,22 @@ pub trait Handler: Send + Sync + Sized + 'static {
         socket: Socket<Self>,
         auth: Option<serde_json::Value>,
     ) -> impl Future<Output = Result<Self::Data, ConnectError>> + Send + 'static;
+
+    /// Whether a socket connecting with this auth payload may later be
+    /// resumed, when [`Config::recovery`] is on: it then gets a private id,
+    /// and each event sent to it carries an offset as its last argument
+    /// (the official client reads it; a client with handlers of fixed arity
+    /// may not expect it, hence the choice).
+    fn recoverable(&self, _auth: Option<&serde_json::Value>) -> bool {
+        true
+    }
+
+    /// A client presents the private id of `previous`, a socket whose
+    /// connection broke: whether it may take that socket over (its id, its
+    /// rooms, what it missed). `connect` runs after, and may still refuse.
+    fn may_resume(&self, _previous: &Socket<Self>, _auth: Option<&serde_json::Value>) -> bool {
+        true
+    }
 
     /// The client has been told it is connected.
     fn connected(&self, _socket: Socket<Self>) -> impl Future<Output = ()> + Send + 'static {
@@ -118,9 +137,31 @@ impl Event {
 pub struct Packet {
     text: Bytes,
     attachments: Vec<Bytes>,
+    /// The text with an offset appended, for recoverable sockets: made once,
+    /// at the first such recipient.
+    offset: OnceLock<(u64, Bytes)>,
 }
 
 impl Packet {
+    pub(crate) fn new(text: Bytes, attachments: Vec<Bytes>) -> Self {
+        Self {
+            text,
+            attachments,
+            offset: OnceLock::new(),
+        }
+    }
+
+    /// The packet with its offset, when it is an event recovery records.
+    pub(crate) fn with_offset(&self, counter: &AtomicU64) -> Option<&(u64, Bytes)> {
+        if !recovery::records(&self.text, self.attachments.len()) {
+            return None;
+        }
+        Some(self.offset.get_or_init(|| {
+            let offset = counter.fetch_add(1, Ordering::Relaxed);
+            (offset, recovery::with_offset(&self.text, offset))
+        }))
+    }
+
     /// The packet's text as it goes on the wire (Engine.IO type included).
     pub fn text(&self) -> &Bytes {
         &self.text
@@ -128,10 +169,7 @@ impl Packet {
 
     /// A packet from its wire text (as [`Packet::text`] gave it).
     pub fn from_text(text: Bytes) -> Self {
-        Self {
-            text,
-            attachments: Vec::new(),
-        }
+        Self::new(text, Vec::new())
     }
 }
 
@@ -169,15 +207,62 @@ pub(crate) struct NspInner<H: Handler> {
     name: Box<str>,
     sockets: Mutex<HashMap<Sid, Socket<H>>>,
     rooms: Rooms<H>,
+    /// Sockets whose connection broke, by private id, while they may be resumed.
+    ghosts: Mutex<HashMap<Sid, Socket<H>>>,
+    /// The next event offset (connection state recovery).
+    offsets: AtomicU64,
+    keep: Keep,
 }
 
 impl<H: Handler> NspInner<H> {
-    fn forget(&self, id: Sid) {
-        self.sockets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+    /// Takes `socket` itself (not another socket of its id) out of the index.
+    fn forget(&self, socket: &Socket<H>) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        if sockets.get(&socket.id()).is_some_and(|s| s.is(socket)) {
+            sockets.remove(&socket.id());
+        }
     }
+
+    fn ghosts(&self) -> std::sync::MutexGuard<'_, HashMap<Sid, Socket<H>>> {
+        self.ghosts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Why a connection ended, when a reconnect may resume its sockets: the
+/// reasons the reference counts as recoverable.
+fn recoverable(reason: CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::TransportClose
+            | CloseReason::TransportError
+            | CloseReason::PingTimeout
+            | CloseReason::ClientClose
+    )
+}
+
+/// The connection of recoverable `socket` broke: it stays in its rooms,
+/// recording what it is sent, until it is resumed or its window closes.
+fn hold_as_ghost<H: Handler>(socket: &Socket<H>, recovery: &Recovery) {
+    let nsp = socket.0.nsp.clone();
+    recovery.hold();
+    nsp.forget(socket);
+    let pid = recovery.pid;
+    nsp.ghosts().insert(pid, socket.clone());
+    let (ghost, window) = (socket.clone(), nsp.keep.ghost_for);
+    tokio::spawn(async move {
+        tokio::time::sleep(window).await;
+        let expired = {
+            let mut ghosts = nsp.ghosts();
+            let mine = ghosts.get(&pid).is_some_and(|g| g.is(&ghost));
+            if mine {
+                ghosts.remove(&pid);
+            }
+            mine
+        };
+        if expired {
+            ghost.detach();
+        }
+    });
 }
 
 /// The Engine.IO protocol that is Socket.IO, for handler `H`.
@@ -244,7 +329,12 @@ impl<H: Handler> eio::Protocol for Proto<H> {
             std::mem::take(&mut s.sockets)
         });
         for socket in sockets.into_iter().filter_map(|(_, s)| s) {
-            socket.detach();
+            match &socket.0.recovery {
+                Some(recovery) if self.config.recovery.is_some() && recoverable(reason) => {
+                    hold_as_ghost(&socket, recovery);
+                }
+                _ => socket.detach(),
+            }
             tokio::spawn(
                 self.handler
                     .disconnected(socket, DisconnectReason::Transport(reason)),
@@ -320,12 +410,25 @@ impl<H: Handler> Proto<H> {
         if !fresh {
             return Ok(Dispatch::Done);
         }
+        let resuming = self.resumable(&ns, auth.as_ref());
+        let recovery = match &resuming {
+            Some((ghost, _)) => ghost.0.recovery.clone(),
+            None if self.config.recovery.is_some() && self.handler.recoverable(auth.as_ref()) => {
+                Some(Arc::new(Recovery::new()))
+            }
+            None => None,
+        };
         let socket = Socket(Arc::new(SocketInner {
-            id: Sid::new(),
+            id: resuming
+                .as_ref()
+                .map_or_else(Sid::new, |(ghost, _)| ghost.id()),
             nsp: ns,
             session: session.clone(),
             data: std::sync::OnceLock::new(),
             rooms: Mutex::default(),
+            recovery,
+            recovered: resuming.is_some(),
+            resuming: Mutex::new(resuming),
         }));
         let accepting = self.handler.connect(socket.clone(), auth);
         let handler = self.handler.clone();
@@ -333,6 +436,33 @@ impl<H: Handler> Proto<H> {
             let outcome = accepting.await;
             finish_connect(&handler, socket, outcome).await;
         })))
+    }
+
+    /// The ghost a CONNECT with this auth payload resumes, claimed, and the
+    /// offset its client last saw.
+    fn resumable(
+        &self,
+        ns: &NspInner<H>,
+        auth: Option<&serde_json::Value>,
+    ) -> Option<(Socket<H>, Option<u64>)> {
+        self.config.recovery?;
+        let auth = auth?;
+        let pid = Sid::parse(auth.get("pid")?.as_str()?)?;
+        let offset = match auth.get("offset") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(v.as_str()?.parse::<u64>().ok()?),
+        };
+        let mut ghosts = ns.ghosts();
+        let ghost = ghosts.get(&pid)?;
+        let fits = ghost
+            .0
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.can_resume(offset));
+        if !fits || !self.handler.may_resume(ghost, Some(auth)) {
+            return None;
+        }
+        ghosts.remove(&pid).map(|ghost| (ghost, offset))
     }
 
     fn event(
@@ -392,11 +522,20 @@ async fn finish_connect<H: Handler>(
 ) {
     let session = socket.0.session.clone();
     let nsp = socket.0.nsp.clone();
+    let resuming = socket
+        .0
+        .resuming
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     let data = match outcome {
         Ok(data) => data,
         Err(refusal) => {
             session.with_state(|s| s.sockets.retain(|(n, _)| !Arc::ptr_eq(n, &nsp)));
             socket.detach();
+            if let Some((ghost, _)) = resuming {
+                ghost.detach();
+            }
             session.send(eio::Frame::Text(packet::connect_error(
                 &nsp.name,
                 &refusal.message,
@@ -421,6 +560,9 @@ async fn finish_connect<H: Handler>(
         ) && !session.is_closed();
     if !open {
         socket.detach();
+        if let Some((ghost, _)) = resuming {
+            ghost.detach();
+        }
         handler
             .disconnected(
                 socket,
@@ -435,7 +577,20 @@ async fn finish_connect<H: Handler>(
         .insert(socket.id(), socket.clone());
     // The client's handshake headers were for this first connect.
     drop(session.take_handshake());
-    socket.send_text(packet::connected(&nsp.name, &socket.id().to_string(), None));
+    let pid = socket.0.recovery.as_ref().map(|r| r.pid.to_string());
+    let offset = resuming.as_ref().and_then(|(_, offset)| *offset);
+    if let Some((ghost, _)) = &resuming {
+        // Into every room of the ghost the handler did not join already.
+        socket.join(ghost.take_rooms());
+    }
+    socket.send_text(packet::connected(
+        &nsp.name,
+        &socket.id().to_string(),
+        pid.as_deref(),
+    ));
+    if let (Some((_, _)), Some(recovery)) = (&resuming, &socket.0.recovery) {
+        recovery.resume(offset, |text| session.send(eio::Frame::Text(text)));
+    }
     handler.connected(socket).await;
 }
 
@@ -512,8 +667,9 @@ impl<H: Handler> Nsp<H> {
             .collect()
     }
 
+    /// The connected sockets in `room` (not those waiting to be resumed).
     pub fn sockets_in(&self, room: &H::Room) -> Vec<Socket<H>> {
-        self.0.rooms.members(room)
+        self.0.rooms.connected(room)
     }
 
     /// A packet of `event` with one argument, for this namespace.
@@ -522,18 +678,18 @@ impl<H: Handler> Nsp<H> {
         event: &str,
         data: &T,
     ) -> Result<Packet, serde_json::Error> {
-        Ok(Packet {
-            text: packet::event(&self.0.name, event, data)?,
-            attachments: Vec::new(),
-        })
+        Ok(Packet::new(
+            packet::event(&self.0.name, event, data)?,
+            Vec::new(),
+        ))
     }
 
     /// A packet of `event` with arguments given as JSON joined by commas.
     pub fn event_raw(&self, event: &str, args: &str, attachments: Vec<Bytes>) -> Packet {
-        Packet {
-            text: packet::event_raw(&self.0.name, event, args, attachments.len()),
+        Packet::new(
+            packet::event_raw(&self.0.name, event, args, attachments.len()),
             attachments,
-        }
+        )
     }
 
     /// Sends `packet` to every socket in any of `rooms` (each once), less `except`.
@@ -610,6 +766,13 @@ impl<H: Handler> Io<H> {
                     name: name.clone(),
                     sockets: Mutex::default(),
                     rooms: Rooms::default(),
+                    ghosts: Mutex::default(),
+                    offsets: AtomicU64::new(1),
+                    keep: Keep {
+                        max_packets: config.recovery_max_packets,
+                        live_for: config.ping_interval + config.ping_timeout,
+                        ghost_for: config.recovery.unwrap_or_default(),
+                    },
                 });
                 (name, nsp)
             })

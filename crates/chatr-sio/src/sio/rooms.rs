@@ -30,21 +30,29 @@ impl<H: Handler> Rooms<H> {
         self.shards[n].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds `socket`; false when it was there already.
+    /// Adds `socket`; false when it was there already. A socket resuming a
+    /// ghost (same id, another socket) takes the ghost's place.
     pub(crate) fn join(&self, room: &H::Room, socket: &Socket<H>) -> bool {
         let mut shard = self.shard(room);
         let members = shard.entry(room.clone()).or_default();
-        if members.iter().any(|s| s.id() == socket.id()) {
-            return false;
+        match members.iter_mut().find(|s| s.id() == socket.id()) {
+            Some(same) if same.is(socket) => false,
+            Some(ghost) => {
+                *ghost = socket.clone();
+                true
+            }
+            None => {
+                members.push(socket.clone());
+                true
+            }
         }
-        members.push(socket.clone());
-        true
     }
 
-    pub(crate) fn leave(&self, room: &H::Room, id: Sid) {
+    /// Takes `socket` itself out (not another socket of its id).
+    pub(crate) fn leave(&self, room: &H::Room, socket: &Socket<H>) {
         let mut shard = self.shard(room);
         if let Some(members) = shard.get_mut(room) {
-            members.retain(|s| s.id() != id);
+            members.retain(|s| !s.is(socket));
             if members.is_empty() {
                 shard.remove(room);
             }
@@ -59,8 +67,17 @@ impl<H: Handler> Rooms<H> {
         }
     }
 
+    /// Every member, ghosts of broken connections included.
     pub(crate) fn members(&self, room: &H::Room) -> Vec<Socket<H>> {
         self.shard(room).get(room).cloned().unwrap_or_default()
+    }
+
+    /// The members whose connection is open.
+    pub(crate) fn connected(&self, room: &H::Room) -> Vec<Socket<H>> {
+        self.shard(room)
+            .get(room)
+            .map(|m| m.iter().filter(|s| s.is_open()).cloned().collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn ids(&self, room: &H::Room) -> Vec<Sid> {

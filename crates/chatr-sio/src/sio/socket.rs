@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 
+use super::recovery::Recovery;
 use super::{Handler, NspInner, Packet, Proto, packet};
 use crate::eio::{CloseReason, Frame, Session};
 use crate::sid::Sid;
@@ -16,6 +17,12 @@ pub struct SocketInner<H: Handler> {
     pub(crate) session: Arc<Session<Proto<H>>>,
     pub(crate) data: OnceLock<H::Data>,
     pub(crate) rooms: Mutex<Vec<H::Room>>,
+    /// Connection state recovery, for a recoverable socket (see `recovery`).
+    pub(crate) recovery: Option<Arc<Recovery>>,
+    /// This socket resumes a ghost: it and the offset the client last saw,
+    /// until the connect is decided.
+    pub(crate) resuming: Mutex<Option<(Socket<H>, Option<u64>)>>,
+    pub(crate) recovered: bool,
 }
 
 pub struct Socket<H: Handler>(pub(crate) Arc<SocketInner<H>>);
@@ -78,8 +85,32 @@ impl<H: Handler> Socket<H> {
         !self.0.session.is_closed() && self.0.data.get().is_some()
     }
 
+    /// Whether this socket resumed one whose connection broke (connection
+    /// state recovery): it has that socket's id and rooms, and got what it
+    /// missed. Known from the handler's `connect` on.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    pub(crate) fn is(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        !self.0.session.is_closed()
+    }
+
     /// Queues a packet for this socket; false when its connection is gone.
+    /// A recoverable socket records the events it is sent (see `recovery`).
     pub fn send(&self, packet: &Packet) -> bool {
+        if let Some(recovery) = &self.0.recovery
+            && let Some((offset, text)) = packet.with_offset(&self.0.nsp.offsets)
+        {
+            let session = &self.0.session;
+            return recovery.send(*offset, text, self.0.nsp.keep, |text| {
+                session.send(Frame::Text(text))
+            });
+        }
         let mut frames = Vec::with_capacity(1 + packet.attachments.len());
         frames.push(Frame::Text(packet.text.clone()));
         frames.extend(packet.attachments.iter().cloned().map(Frame::Binary));
@@ -93,6 +124,7 @@ impl<H: Handler> Socket<H> {
     /// Emits `event` with one argument to this socket only.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> bool {
         match packet::event(&self.0.nsp.name, event, data) {
+            Ok(text) if self.0.recovery.is_some() => self.send(&Packet::from_text(text)),
             Ok(text) => self.send_text(text),
             Err(e) => {
                 tracing::error!(error = %e, event, "an event did not serialise");
@@ -115,10 +147,10 @@ impl<H: Handler> Socket<H> {
     /// Answers acknowledgement `id` with arguments given as JSON joined by
     /// commas, and binary attachments their placeholders refer to.
     pub fn ack_raw(&self, id: u64, args: &str, attachments: Vec<Bytes>) -> bool {
-        self.send(&Packet {
-            text: packet::ack_raw(&self.0.nsp.name, id, args, attachments.len()),
+        self.send(&Packet::new(
+            packet::ack_raw(&self.0.nsp.name, id, args, attachments.len()),
             attachments,
-        })
+        ))
     }
 
     /// Joins rooms (already joined ones stay as they are).
@@ -135,7 +167,7 @@ impl<H: Handler> Socket<H> {
         let mut mine = self.0.rooms.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = mine.iter().position(|r| r == room) {
             mine.swap_remove(i);
-            self.0.nsp.rooms.leave(room, self.0.id);
+            self.0.nsp.rooms.leave(room, self);
         }
     }
 
@@ -149,11 +181,14 @@ impl<H: Handler> Socket<H> {
 
     /// Leaves every room and the namespace's index.
     pub(crate) fn detach(&self) {
-        let rooms = std::mem::take(&mut *self.0.rooms.lock().unwrap_or_else(|p| p.into_inner()));
-        for room in &rooms {
-            self.0.nsp.rooms.leave(room, self.0.id);
+        for room in &self.take_rooms() {
+            self.0.nsp.rooms.leave(room, self);
         }
-        self.0.nsp.forget(self.0.id);
+        self.0.nsp.forget(self);
+    }
+
+    pub(crate) fn take_rooms(&self) -> Vec<H::Room> {
+        std::mem::take(&mut *self.0.rooms.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Makes the client leave the namespace (it gets a disconnect packet);

@@ -34,9 +34,27 @@ pub(super) struct Backlog {
     brought: bool,
 }
 
-/// The session is connected: the horizon, then the first page.
+impl Backlog {
+    /// Everything read and acknowledged.
+    pub(super) fn caught_up(&self) -> bool {
+        self.done && !self.busy && self.outstanding.is_empty()
+    }
+}
+
+/// The session is connected: the horizon, then the first page. A resumed
+/// session got what it missed replayed by the engine instead.
 pub(super) async fn start(state: AppState, fanout: Arc<Fanout>, socket: Socket) {
     let Some(session) = socket.data() else { return };
+    if socket.recovered() {
+        session
+            .backlog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .done = true;
+        let _changing = fanout.handover.changing(session.user);
+        socket.leave(&Room::Catching(session.user));
+        return;
+    }
     let user = session.user;
     let horizon = match state.chat.messages.horizon().await {
         Ok(h) => h,

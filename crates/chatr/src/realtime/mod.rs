@@ -63,6 +63,14 @@ impl Session {
         }
     }
 
+    /// Its backlog is read to the end and acknowledged.
+    fn caught_up(&self) -> bool {
+        self.backlog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .caught_up()
+    }
+
     fn shown_to(&self, kind: Indicator) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
         let set = match kind {
             Indicator::Typing => &self.typing_to,
@@ -113,6 +121,30 @@ impl Handler for Realtime {
 
     fn connected(&self, socket: Socket) -> impl Future<Output = ()> + Send + 'static {
         backlog::start(self.state.clone(), self.fanout.clone(), socket)
+    }
+
+    /// Connection state recovery is for clients that ask (`auth.recover`):
+    /// every event then carries an offset as a last argument, which a client
+    /// with handlers of fixed arity (python-socketio's) would not expect.
+    /// A client resuming (`auth.pid`) asked before.
+    fn recoverable(&self, auth: Option<&Value>) -> bool {
+        auth.is_some_and(|a| {
+            a.get("recover").and_then(Value::as_bool) == Some(true) || a.get("pid").is_some()
+        })
+    }
+
+    /// A session may be resumed by its own user only, and only once it had
+    /// caught up with its backlog: a resumed session reads no backlog (what it
+    /// missed is replayed), so one cut off mid-backlog connects afresh.
+    fn may_resume(&self, previous: &Socket, auth: Option<&Value>) -> bool {
+        let Some(session) = previous.data() else {
+            return false;
+        };
+        let token = auth
+            .and_then(|a| a.get("token"))
+            .and_then(Value::as_str)
+            .and_then(|t| self.state.tokens.verify(t).ok());
+        token.is_some_and(|t| t.user == session.user) && session.caught_up()
     }
 
     fn event(&self, socket: Socket, event: Event) -> impl Future<Output = ()> + Send + 'static {
@@ -172,7 +204,11 @@ async fn authenticate(
     };
     // Everything a connected socket needs is in place before the client
     // learns it is connected: it may emit the moment it does.
-    {
+    if socket.recovered() {
+        // What it missed is replayed: no backlog, no catching up. Its rooms
+        // come back too; joining them again here changes nothing.
+        socket.join([Room::User(user)]);
+    } else {
         let _changing = fanout.handover.changing(user);
         socket.join([Room::User(user), Room::Catching(user)]);
         fanout.handover.start(user, socket.id());
@@ -197,7 +233,13 @@ async fn disconnected(
 ) {
     let Some(session) = socket.data() else { return };
     tracing::debug!(user = %session.user, ?reason, "session ended");
-    fanout.handover.stop(session.user, socket.id());
+    {
+        // A socket kept for resuming stays in its rooms: not in this one,
+        // whose members get live messages one by one while catching up.
+        let _changing = fanout.handover.changing(session.user);
+        socket.leave(&Room::Catching(session.user));
+        fanout.handover.stop(session.user, socket.id());
+    }
     for kind in [Indicator::Typing, Indicator::Recording] {
         let shown: Vec<Uuid> = session.shown_to(kind).drain().collect();
         for recipient in shown {
