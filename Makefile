@@ -98,7 +98,7 @@ fuzz:
 	  AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 $(CARGO) afl fuzz -i crates/chatr-fuzz/corpus/$(TARGET) \
 	  -o target/fuzz/$(TARGET) -V $(FUZZ_SECONDS) -t 5000 -- target/release/afl $(TARGET)
 
-# Chatr against the Node.js reference, side by side (docs/benchmarks.md).
+# Chatr beside the floor (../shared/floor) and the Node.js reference, in one sitting (docs/benchmarks.md).
 bench: web
 	bash bench/run.sh
 

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# `make bench`: the standard load set against Chatr and against the Node.js
-# reference (../shared/peer-node), on this machine, loopback only. Prints each
-# scenario's figures and the Chatr/Node ratios. Not a test: nothing asserts speed.
+# `make bench`: the standard load set against Chatr, the floor (../shared/floor,
+# a minimal relay of the same wire payloads: this machine's floor) and the
+# Node.js reference (../shared/peer-node), in one sitting, loopback only.
+# Prints each scenario's figures and Chatr's ratios to both. Not a test:
+# nothing asserts speed. Sizes: SESSIONS/FROM (idle sessions, RSS slope from
+# FROM to SESSIONS), STORM, CHAT_RATE, CHAT_SECONDS; ONLY="chatr floor" runs a subset.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr-load"
 WORK=$(mktemp -d /tmp/chatr-bench.XXXXXX)
 PEER_SRC=${PEER_SRC:-"$ROOT/../shared/peer-node"}
+FLOOR_SRC=${FLOOR_SRC:-"$ROOT/../shared/floor"}
+FLOOR="${CARGO_TARGET_DIR:-$ROOT/target}/floor/release/floor"
+ONLY=${ONLY:-"chatr floor node"}
 CHAT_RATE=${CHAT_RATE:-1000}
 CHAT_SECONDS=${CHAT_SECONDS:-10}
 SESSIONS=${SESSIONS:-4000}
+FROM=${FROM:-$((SESSIONS / 2))}
 STORM=${STORM:-4000}
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -24,6 +31,18 @@ start_chatr() {
   PID=$!; PIDS+=("$PID"); ADDR=127.0.0.1:3101
   until grep -q listening "$WORK/chatr.out" 2>/dev/null; do
     kill -0 "$PID" 2>/dev/null || { cat "$WORK/chatr.err" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
+# The floor as its README runs it for reference: commits inline, checkpoints
+# on their own thread.
+start_floor() {
+  rm -rf "$WORK/floor"; mkdir -p "$WORK/floor"
+  "$FLOOR" --port 3103 --data-dir "$WORK/floor" --db inline --checkpointer > "$WORK/floor.out" 2>&1 &
+  PID=$!; PIDS+=("$PID"); ADDR=127.0.0.1:3103
+  until curl -s "http://$ADDR/api/health" > /dev/null; do
+    kill -0 "$PID" 2>/dev/null || { tail -5 "$WORK/floor.out" >&2; exit 1; }
     sleep 0.1
   done
 }
@@ -56,7 +75,7 @@ run_all() {
   local name=$1 starter=$2
   for scenario in \
       "chat --pairs 50 --rate $CHAT_RATE --seconds $CHAT_SECONDS" \
-      "conns --sessions $SESSIONS --users 100" \
+      "conns --sessions $SESSIONS --from $FROM --users 100" \
       "storm --sessions $STORM --users 100 --messages 200" \
       "ramp --pairs 50 --start 500 --factor 1.4 --step-seconds 4"; do
     $starter
@@ -68,32 +87,44 @@ run_all() {
 }
 
 cargo build --release --locked -p chatr -p chatr-load
-run_all chatr start_chatr
-run_all node start_peer
+# The floor has its own lock file; built where it lies, into our target dir.
+case " $ONLY " in *" floor "*)
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/floor" cargo build --release --locked \
+    --manifest-path "$FLOOR_SRC/Cargo.toml" ;;
+esac
+for who in $ONLY; do
+  case $who in
+    chatr) run_all chatr start_chatr ;;
+    floor) run_all floor start_floor ;;
+    node) run_all node start_peer ;;
+  esac
+done
 
-python3 - "$WORK/chatr.log" "$WORK/node.log" <<'PY'
-import json, sys
-def results(path):
+python3 - "$WORK" <<'PY'
+import json, os, sys
+def results(name):
     out = {}
-    for line in open(path):
-        if line.startswith('RESULT '):
-            r = json.loads(line[7:])
-            out[r['scenario']] = r
+    path = os.path.join(sys.argv[1], name + '.log')
+    if os.path.exists(path):
+        for line in open(path):
+            if line.startswith('RESULT '):
+                r = json.loads(line[7:])
+                out[r['scenario']] = r
     return out
-c, n = results(sys.argv[1]), results(sys.argv[2])
-def ratio(a, b, invert=False):
-    if a in (None, 0) or b in (None, 0): return 'n/a'
-    return f"{(b / a if invert else a / b):.1f}x"
+c, f, n = results('chatr'), results('floor'), results('node')
 rows = [
-    ('server CPU µs per message (chat)', c.get('chat', {}).get('server_cpu_us_per_msg'), n.get('chat', {}).get('server_cpu_us_per_msg'), True),
-    ('send→received p99 ms (chat)', c.get('chat', {}).get('received_p99_ms'), n.get('chat', {}).get('received_p99_ms'), True),
-    ('highest clean rate msg/s (ramp)', c.get('ramp', {}).get('highest_clean_rate'), n.get('ramp', {}).get('highest_clean_rate'), False),
-    ('RSS KiB per idle session (conns)', c.get('conns', {}).get('rss_per_session_kib'), n.get('conns', {}).get('rss_per_session_kib'), True),
-    ('storm: seconds until all back', c.get('storm', {}).get('seconds'), n.get('storm', {}).get('seconds'), True),
+    ('server CPU µs per message (chat)', 'chat', 'server_cpu_us_per_msg'),
+    ('send→received p50 ms (chat)', 'chat', 'received_p50_ms'),
+    ('send→received p99 ms (chat)', 'chat', 'received_p99_ms'),
+    ('highest clean rate msg/s (ramp)', 'ramp', 'highest_clean_rate'),
+    ('RSS KiB per idle session (conns)', 'conns', 'rss_per_session_kib'),
+    ('server CPU µs per connect (conns)', 'conns', 'server_cpu_us_per_connect'),
+    ('storm: seconds until all back', 'storm', 'seconds'),
 ]
-print(f"\n{'':38} {'chatr':>10} {'node':>10}  chatr advantage")
-for label, a, b, inv in rows:
-    fa = f"{a:.1f}" if isinstance(a, (int, float)) else 'n/a'
-    fb = f"{b:.1f}" if isinstance(b, (int, float)) else 'n/a'
-    print(f"{label:38} {fa:>10} {fb:>10}  {ratio(a, b, inv)}")
+def fmt(v): return f"{v:.2f}" if isinstance(v, (int, float)) else 'n/a'
+def ratio(a, b): return f"{a / b:.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else 'n/a'
+print(f"\n{'':36} {'chatr':>9} {'floor':>9} {'node':>9} {'chatr/floor':>12} {'chatr/node':>11}")
+for label, scenario, key in rows:
+    a, b, d = (r.get(scenario, {}).get(key) for r in (c, f, n))
+    print(f"{label:36} {fmt(a):>9} {fmt(b):>9} {fmt(d):>9} {ratio(a, b):>12} {ratio(a, d):>11}")
 PY

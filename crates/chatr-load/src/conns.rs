@@ -57,11 +57,11 @@ pub async fn conns(
     pid: Option<&str>,
     accounts: &[Account],
     n: usize,
+    half: usize,
     parallel: usize,
 ) {
     let rss = || pid.and_then(proc::rss_bytes);
     let base = rss();
-    let half = n / 2;
     let handler = ignore();
     let cpu = CpuWindow::start(pid);
     let started = Instant::now();

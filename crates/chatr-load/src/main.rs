@@ -53,6 +53,10 @@ enum Scenario {
         /// the slope between the two samples.
         #[arg(long, default_value_t = 12.0)]
         settle: f64,
+        /// Sessions at the first RSS sample (default: half of them); the
+        /// slope is taken from there to all of them.
+        #[arg(long)]
+        from: Option<usize>,
     },
     /// P pairs at R messages/s in total for S seconds.
     Chat {
@@ -134,12 +138,14 @@ async fn main() -> ExitCode {
                 users,
                 parallel,
                 settle,
+                from,
             } => match http::register_many(server, users.max(1), 8).await {
                 Ok(accounts) => {
                     if pid.is_some() {
                         tokio::time::sleep(Duration::from_secs_f64(settle.max(0.0))).await;
                     }
-                    conns::conns(server, pid, &accounts, sessions, parallel).await;
+                    let from = from.unwrap_or(sessions / 2).min(sessions);
+                    conns::conns(server, pid, &accounts, sessions, from, parallel).await;
                     Ok(())
                 }
                 Err(e) => Err(e),
