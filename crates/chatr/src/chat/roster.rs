@@ -74,6 +74,15 @@ impl Roster {
     }
 
     /// Refreshes this node's lease.
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        redis_client::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
+    }
+
     pub async fn heartbeat(&self) -> Result<()> {
         let mut conn = self.conn.clone();
         redis_client::pipe()

@@ -148,6 +148,14 @@ impl Sessions {
             .collect())
     }
 
+    /// Whether Redis answers; `None` on a lone node, which has none.
+    pub async fn redis_ok(&self) -> Option<bool> {
+        match &self.0.roster {
+            Some(roster) => Some(roster.ping().await),
+            None => None,
+        }
+    }
+
     /// The status each of `ids` shows, `None` for offline: this node's view,
     /// or the cluster's. Should Redis not answer, this node's view stands in.
     async fn visible(&self, ids: &[Uuid]) -> Vec<Option<PresenceStatus>> {

@@ -147,6 +147,11 @@ impl Store {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
 
+    /// Whether the writer commits (for `/api/health/ready`).
+    pub async fn writer_ping(&self) -> bool {
+        self.writer.ping().await.is_ok()
+    }
+
     /// Finishes every queued write, then closes the database.
     pub async fn close(&self) {
         self.writer.shutdown().await;

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
@@ -36,6 +37,11 @@ impl Reader {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(Duration::from_millis(50))?;
+                // Without the query planner's stability guarantee, SQLite
+                // plans these statements for the values bound to them (it
+                // checks whether a partial index applies) and so prepares
+                // them again for every new binding: once per connect.
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
                 conn.set_prepared_statement_cache_capacity(16);
                 Ok(Mutex::new(conn))
             })

@@ -164,6 +164,8 @@ pub(super) enum Job {
     },
     /// Index new messages for search (SQLite; asked by the checkpointer).
     Index,
+    /// Answered once the batch it joined has committed: the writer works.
+    Ping(oneshot::Sender<Result<()>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -285,6 +287,12 @@ impl Writer {
             reply,
         })
         .await
+    }
+
+    /// Whether the writer commits: a job that writes nothing, answered
+    /// after its batch's commit (for `/api/health/ready`).
+    pub async fn ping(&self) -> Result<()> {
+        self.submit(Job::Ping).await
     }
 
     /// Applies everything queued so far, then stops the writer.

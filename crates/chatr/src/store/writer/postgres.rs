@@ -91,6 +91,7 @@ async fn apply(
             }
             // The search vector is a generated column: nothing to index.
             Job::Index => {}
+            Job::Ping(reply) => pending.push(Pending::Unit(reply, Ok(()))),
             Job::Shutdown(done) => {
                 *stop = Some(done);
                 break;

@@ -327,6 +327,7 @@ fn fail(batch: &mut Vec<Job>, stop: &mut Option<oneshot::Sender<()>>) {
             Job::Receipt { reply, .. } => pending.push(Pending::Receipt(reply, failed())),
             Job::LastSeen { reply, .. } => pending.push(Pending::Unit(reply, failed())),
             Job::Change { reply, .. } => pending.push(Pending::Change(reply, failed())),
+            Job::Ping(reply) => pending.push(Pending::Unit(reply, failed())),
             Job::Index => {}
             Job::Shutdown(done) => *stop = Some(done),
         }
@@ -391,6 +392,7 @@ fn apply(
                 pending.push(Pending::Change(reply, r));
             }
             Job::Index => *index = true,
+            Job::Ping(reply) => pending.push(Pending::Unit(reply, Ok(()))),
             Job::Shutdown(done) => {
                 *stop = Some(done);
                 break;
