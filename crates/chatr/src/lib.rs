@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod chat;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use chatr::cli::Command;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -10,7 +11,17 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let config = chatr::Config::parse();
+    let cli = chatr::cli::Cli::parse();
+    let config = cli.config;
+    match cli.command {
+        None => {}
+        Some(Command::Backup { file }) => {
+            return report("backup", &file, chatr::backup::backup(&config, &file));
+        }
+        Some(Command::Restore { file }) => {
+            return report("restore", &file, chatr::backup::restore(&config, &file));
+        }
+    }
     // One worker: a current-thread runtime, so no task is ever handed to
     // (or stolen by) another thread and a wake-up is a queue push.
     let runtime = match config.worker_threads() {
@@ -27,6 +38,34 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime.block_on(serve(config)),
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Says what a backup or restore did, on stdout, or why it failed, on stderr.
+fn report(
+    what: &str,
+    file: &std::path::Path,
+    outcome: Result<chatr::backup::Summary, chatr::backup::Failed>,
+) -> ExitCode {
+    match outcome {
+        Ok(s) => {
+            let database = if s.database {
+                "the database"
+            } else {
+                "no database (PostgreSQL: use pg_dump)"
+            };
+            println!(
+                "{what} {}: {database}, {} files ({} bytes)",
+                file.display(),
+                s.files,
+                s.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{what} failed: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,95 @@
+//! The command line: `chatr` serves; `chatr backup`, `chatr restore` and
+//! `chatr admin …` work on the same configuration (flags and environment).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "chatr",
+    version,
+    about = "Self-hosted real-time 1:1 messaging server",
+    after_help = "Without a command, chatr serves. Every setting is a flag or an environment variable."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Copy the database (a consistent snapshot, while the server runs) and
+    /// the uploaded files into FILE, a ZIP. With PostgreSQL only the files:
+    /// copy the database with pg_dump.
+    Backup { file: PathBuf },
+    /// Bring backup FILE back into the data dir, which must hold no database
+    /// and no uploads yet. Start the server after.
+    Restore { file: PathBuf },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    const README: &str = include_str!("../../../README.md");
+
+    /// The first cell of each row of the README's table that follows `heading`.
+    fn table_after(heading: &str) -> Vec<String> {
+        let start = README
+            .find(heading)
+            .unwrap_or_else(|| panic!("{heading} in README"));
+        README[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .filter_map(|l| l.split('|').nth(1))
+            .map(|cell| cell.trim().trim_matches('`').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_setting_is_in_the_readme_and_every_readme_setting_exists() {
+        let cli = Cli::command();
+        let mut flags: Vec<String> = cli
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        // Read by the log subscriber, not by clap.
+        flags.push("RUST_LOG".into());
+        flags.sort();
+        let mut documented = table_after("## Configuration");
+        documented.sort();
+        assert_eq!(
+            flags, documented,
+            "`chatr --help` and the README's configuration table"
+        );
+    }
+
+    #[test]
+    fn every_command_is_in_the_readme() {
+        let cli = Cli::command();
+        let mut commands: Vec<String> = cli
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        commands.sort();
+        let mut documented: Vec<String> = table_after("Commands (`chatr help COMMAND`)")
+            .into_iter()
+            .filter_map(|c| c.split_whitespace().nth(1).map(str::to_owned))
+            .collect();
+        documented.sort();
+        assert_eq!(
+            commands, documented,
+            "`chatr --help` and the README's command table"
+        );
+    }
+}
