@@ -20,7 +20,7 @@ export const TIMEOUT = 5000;
  * its own PostgreSQL database, created on first use so that a restarted server
  * finds its data; without it chatr uses SQLite in the data dir.
  */
-function postgresDatabaseFor(dataDir) {
+export function postgresDatabaseFor(dataDir) {
   const base = process.env.CHATR_TEST_POSTGRES;
   if (!base) return {};
   const name = `c_${path.basename(dataDir).toLowerCase().replace(/[^a-z0-9]/g, '_')}`;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::operator::AdminCommand;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +31,12 @@ pub enum Command {
     /// Bring backup FILE back into the data dir, which must hold no database
     /// and no uploads yet. Start the server after.
     Restore { file: PathBuf },
+    /// Manage accounts without SQL, through the running server (or, when
+    /// none answers at the configured address, one started on the same data).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fields;
 pub mod http;
 pub mod media;
+pub mod operator;
 pub mod protocol;
 pub mod realtime;
 pub mod serve;

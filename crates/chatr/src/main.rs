@@ -13,15 +13,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = chatr::cli::Cli::parse();
     let config = cli.config;
-    match cli.command {
-        None => {}
+    let admin_command = match cli.command {
+        None => None,
+        Some(Command::Admin { command }) => Some(command),
         Some(Command::Backup { file }) => {
             return report("backup", &file, chatr::backup::backup(&config, &file));
         }
         Some(Command::Restore { file }) => {
             return report("restore", &file, chatr::backup::restore(&config, &file));
         }
-    }
+    };
     // One worker: a current-thread runtime, so no task is ever handed to
     // (or stolen by) another thread and a wake-up is a queue push.
     let runtime = match config.worker_threads() {
@@ -35,7 +36,10 @@ fn main() -> ExitCode {
     .enable_all()
     .build();
     match runtime {
-        Ok(runtime) => runtime.block_on(serve(config)),
+        Ok(runtime) => match admin_command {
+            Some(command) => runtime.block_on(admin(config, command)),
+            None => runtime.block_on(serve(config)),
+        },
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
             ExitCode::FAILURE
@@ -68,6 +72,68 @@ fn report(
             eprintln!("{what} failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `chatr admin …`: through the server the configuration names, or one
+/// started here on the same data when none answers there.
+async fn admin(config: chatr::Config, command: chatr::operator::AdminCommand) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let fail = |why: String| {
+        eprintln!("admin: {why}");
+        ExitCode::FAILURE
+    };
+    if config.jwt_secret.is_none()
+        && let Err(e) = std::fs::create_dir_all(&config.data_dir)
+    {
+        return fail(format!("{}: {e}", config.data_dir.display()));
+    }
+    let token = chatr::auth::token::load_secret(config.jwt_secret.as_deref(), &config.data_dir)
+        .and_then(|secret| chatr::auth::token::Tokens::new(&secret, config.token_ttl_secs))
+        .and_then(|tokens| tokens.issue_operator());
+    let token = match token {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let host = match config.host {
+        std::net::IpAddr::V4(a) if a.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        other => other,
+    };
+    let configured = std::net::SocketAddr::new(host, config.port);
+    let mut local = None;
+    let addr = if config.port != 0 && chatr::operator::reachable(configured).await {
+        configured
+    } else {
+        let mut here = config.clone();
+        here.port = 0;
+        here.host = std::net::Ipv4Addr::LOCALHOST.into();
+        match chatr::start(here, std::future::pending()).await {
+            Ok(running) => {
+                let addr = running.addr;
+                local = Some(running);
+                addr
+            }
+            Err(e) => {
+                return fail(format!(
+                    "no server at {configured}, and none could start: {e}"
+                ));
+            }
+        }
+    };
+    let outcome = chatr::operator::run(&command, addr, &token).await;
+    if let Some(running) = local {
+        let _ = running.stop().await;
+    }
+    match outcome {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.to_string()),
     }
 }
 

@@ -88,6 +88,22 @@ pub async fn register(
     validate::email(email)?;
     validate::password(password)?;
     state.throttle.register(addr).await?;
+    let user = create_account(state, email, username, password).await?;
+    let token = state.tokens.issue(user.id, &user.username)?;
+    Ok((token, user))
+}
+
+/// Creates an account that follows the contract's rules (registration, or
+/// an operator; the caller validated and throttled).
+pub async fn create_account(
+    state: &AppState,
+    email: &str,
+    username: &str,
+    password: &str,
+) -> Result<UserRecord> {
+    validate::username(username)?;
+    validate::email(email)?;
+    validate::password(password)?;
     let hash = password::hash(password.to_owned()).await?;
     let user = UserRecord {
         id: Uuid::new_v4(),
@@ -116,8 +132,7 @@ pub async fn register(
             profile_image: None,
         },
     );
-    let token = state.tokens.issue(user.id, &user.username)?;
-    Ok((token, user))
+    Ok(user)
 }
 
 /// Checks credentials; the same answer for an unknown login and a wrong
@@ -137,6 +152,10 @@ pub async fn login(
     let ok = password::verify(password.to_owned(), hash).await?;
     match user {
         Some(user) if ok => {
+            // Only the right password learns that the account is disabled.
+            if let Some((_, true)) = state.chat.store().account_state(user.id).await? {
+                return Err(Error::forbidden("this account is disabled"));
+            }
             let token = state.tokens.issue(user.id, &user.username)?;
             Ok((token, user))
         }

@@ -106,6 +106,7 @@ mod tests {
             jti: Uuid::new_v4(),
             issued_ms,
             exp: 4_000_000_000,
+            operator: false,
         }
     }
 

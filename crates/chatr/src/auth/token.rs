@@ -23,7 +23,14 @@ struct Claims {
     /// Absent from tokens issued before revocation existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
+    /// An operator's token (`chatr admin`), for `/api/admin` only: it names
+    /// no user (the nil id), so nothing else accepts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adm: Option<bool>,
 }
+
+/// How long an operator's token lives: one `chatr admin` command.
+const OPERATOR_TTL_SECS: u64 = 120;
 
 /// What a valid token says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +42,8 @@ pub struct Verified {
     pub issued_ms: i64,
     /// When it expires, in seconds since the epoch.
     pub exp: u64,
+    /// An operator's token (see [`Tokens::issue_operator`]).
+    pub operator: bool,
 }
 
 /// Why a token was refused; shown to the client after "Authentication error: ".
@@ -93,9 +102,29 @@ impl Tokens {
             iat,
             exp,
             jti: Some(Uuid::now_v7().to_string()),
+            adm: None,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.sign(&claims)
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| Error::internal(format!("signing failed: {e}")))
+    }
+
+    /// A short-lived token for `/api/admin`, made by whoever holds the
+    /// secret (`chatr admin` on the server's machine): the same trust as
+    /// the secret itself, which can sign any token.
+    pub fn issue_operator(&self) -> Result<String> {
+        let iat = unix_now();
+        self.sign(&Claims {
+            user_id: Uuid::nil().to_string(),
+            username: "operator".into(),
+            iat,
+            exp: iat + OPERATOR_TTL_SECS,
+            jti: Some(Uuid::now_v7().to_string()),
+            adm: Some(true),
+        })
     }
 
     /// What a validly signed, unexpired token says. The caller still checks
@@ -124,6 +153,7 @@ impl Tokens {
             jti,
             issued_ms,
             exp: c.exp,
+            operator: c.adm == Some(true) && user.is_nil(),
         })
     }
 }
@@ -236,6 +266,20 @@ mod tests {
     }
 
     #[test]
+    fn an_operator_token_names_no_user_and_a_user_token_is_no_operator() {
+        let t = tokens().expect("tokens");
+        let operator = t
+            .verify(&t.issue_operator().expect("signed"))
+            .expect("valid");
+        assert!(operator.operator);
+        assert!(operator.user.is_nil());
+        let user = t
+            .verify(&t.issue(Uuid::new_v4(), "u").expect("signed"))
+            .expect("valid");
+        assert!(!user.operator);
+    }
+
+    #[test]
     fn other_algorithms_are_refused() {
         let t = tokens();
         let claims = Claims {
@@ -244,6 +288,7 @@ mod tests {
             iat: 0,
             exp: u64::MAX / 2,
             jti: None,
+            adm: None,
         };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

@@ -27,6 +27,11 @@ impl PresenceRegistry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Users with at least one session on this node.
+    pub fn connected_users(&self) -> usize {
+        self.users().values().filter(|e| e.sessions > 0).count()
+    }
+
     /// Counts a new session; true when it is the user's first.
     pub fn connect(&self, user: Uuid) -> bool {
         let mut users = self.users();

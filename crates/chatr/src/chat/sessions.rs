@@ -148,6 +148,11 @@ impl Sessions {
             .collect())
     }
 
+    /// Users with a session on this node.
+    pub fn online_here(&self) -> usize {
+        self.0.presence.connected_users()
+    }
+
     /// Whether Redis answers; `None` on a lone node, which has none.
     pub async fn redis_ok(&self) -> Option<bool> {
         match &self.0.roster {

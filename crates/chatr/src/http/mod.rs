@@ -1,6 +1,7 @@
 //! The REST API: one router per resource, JSON in and out, every failure a
 //! JSON error body (contract §3).
 
+mod admin;
 mod auth;
 mod export;
 mod files;
@@ -29,6 +30,7 @@ pub fn router(max_upload: u64) -> Router<AppState> {
         .merge(uploads::router(max_upload))
         .merge(files::router())
         .merge(auth::router())
+        .merge(admin::router())
         .merge(users::router())
         .merge(messages::router())
         .merge(web::router())

@@ -5,6 +5,7 @@
 //! paying one fsync per message.
 
 mod accounts;
+pub mod admin;
 mod media;
 mod messages;
 mod reader;

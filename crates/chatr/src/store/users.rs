@@ -188,7 +188,7 @@ fn conflict(field: &'static str, message: &'static str) -> Error {
 }
 
 /// Escapes LIKE wildcards so that a search for `50%` finds "50%", not everything.
-fn escape_like(s: &str) -> String {
+pub(super) fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '\\' | '%' | '_') {
