@@ -53,7 +53,7 @@ start_peer() {
     (cd "$WORK/peer" && npm ci --no-audit --no-fund > "$WORK/peer-npm.log" 2>&1)
   fi
   (cd "$WORK/peer" && PORT=3102 DB_PATH="$WORK/peer.db" UPLOAD_DIR="$WORK/peer-uploads" \
-    RATE_MSG_PER_SEC=0 RATE_INDICATOR_PER_SEC=0 node server.js > "$WORK/peer.out" 2>&1) &
+    CHATR_RATE_LIMITS=off RATE_MSG_PER_SEC=0 RATE_INDICATOR_PER_SEC=0 node server.js > "$WORK/peer.out" 2>&1) &
   PID=
   for _ in $(seq 100); do PID=$(pgrep -f "node server.js" | tail -1); [ -n "$PID" ] && break; sleep 0.1; done
   PIDS+=("$PID"); ADDR=127.0.0.1:3102
@@ -92,6 +92,9 @@ case " $ONLY " in *" floor "*)
   CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/floor" cargo build --release --locked \
     --manifest-path "$FLOOR_SRC/Cargo.toml" ;;
 esac
+# The builds above leave gigabytes of dirty pages; their writeback would
+# land on the first scenario's fsyncs.
+sync
 for who in $ONLY; do
   case $who in
     chatr) run_all chatr start_chatr ;;

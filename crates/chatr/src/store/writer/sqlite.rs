@@ -30,7 +30,7 @@ const BUSY: Duration = Duration::from_millis(2);
 const LINGER: Duration = Duration::from_micros(300);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// A log longer than this (frames of a page each, ~64 MiB) is restarted from
-/// its beginning: see `finish_checkpoint`.
+/// its beginning: see `catch_up`.
 const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 16_384 };
 /// Passes the checkpointer makes in a row to close in on the writer, and how
 /// few frames a pass may copy for the writer to be asked to finish.
@@ -43,8 +43,13 @@ const SHRINK_ABOVE_BYTES: u64 = if cfg!(test) { 256 << 10 } else { 16 << 20 };
 /// What the writer and the checkpointer thread tell each other.
 #[derive(Default)]
 struct Signals {
-    /// The checkpointer asks the writer to finish a log restart.
-    restart: AtomicBool,
+    /// Held shared by the writer for each transaction, and exclusively by
+    /// the checkpointer while it catches up with the log (see
+    /// `catch_up`): the writer then waits between two transactions — on
+    /// the runtime without blocking it — instead of copying and syncing
+    /// the log itself on the runtime thread, which a disk busy flushing
+    /// other work can stretch to most of a second.
+    gate: tokio::sync::RwLock<()>,
     /// The writer stored messages that search does not know yet.
     unindexed: AtomicBool,
 }
@@ -179,9 +184,11 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
                 queue.take_ready(&mut batch);
             }
         }
+        let turn = signals.gate.read().await;
         match begin(&conn) {
             Ok(()) => backoff = LOCKED_RETRY,
             Err(e) if is_locked(&e) => {
+                drop(turn);
                 // Another connection writes (an account change through the
                 // pool, a log truncation): try again shortly, letting the
                 // runtime serve everyone meanwhile.
@@ -209,9 +216,7 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
                 Err(e) => tracing::warn!(error = %e, "indexing messages for search"),
             }
         }
-        if signals.restart.swap(false, Ordering::Relaxed) {
-            finish_checkpoint(&conn);
-        }
+        drop(turn);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");
@@ -256,6 +261,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
             drain(&mut rx, &mut batch);
         }
         // This connection waits for locks in SQLite's busy handler: on its own thread it may.
+        let turn = signals.gate.blocking_read();
         if let Err(e) = begin(&conn) {
             tracing::error!(error = %e, "cannot begin a write transaction");
             fail(&mut batch, &mut stop);
@@ -281,9 +287,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
                 }
             }
         }
-        if signals.restart.swap(false, Ordering::Relaxed) {
-            finish_checkpoint(&conn);
-        }
+        drop(turn);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");
@@ -644,11 +648,12 @@ fn change_message(conn: &Connection, id: Uuid, change: Change, check: Check) -> 
 /// begins with the whole log copied back. Under a steady stream of commits
 /// the checkpointer never catches up with the writer, and the log would grow
 /// without end (half a gigabyte in eight seconds at 3,000 messages/s, every
-/// page of it new to the page cache). Between two of its transactions nothing
-/// else writes, so here a checkpoint catches up: it copies what arrived since
-/// the checkpointer's last pass, and the next transaction restarts the log.
-fn finish_checkpoint(conn: &Connection) {
+/// page of it new to the page cache). So the checkpointer closes in, then
+/// holds the writer between two transactions (the gate) while it copies
+/// the little that is left, and the writer's next transaction restarts the log.
+fn catch_up(conn: &Connection, signals: &Signals) {
     let started = Instant::now();
+    let _writer_waits = signals.gate.blocking_write();
     match passive_checkpoint(conn) {
         Ok((log, copied)) => tracing::debug!(
             log,
@@ -712,7 +717,7 @@ fn checkpoints(path: &Path, writer: &Link, signals: &Signals) {
             // Each pass copies what the writer added during the one before;
             // once that is little, the writer's own pass is short.
             if copied - copied_before < LITTLE_LEFT {
-                signals.restart.store(true, Ordering::Relaxed);
+                catch_up(&conn, signals);
                 break;
             }
             copied_before = copied;
