@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "CHATR_SQLITE_SYNCHRONOUS", default_value = "normal")]
     pub sqlite_synchronous: Synchronous,
 
+    /// Log lines as `text` for people or `json` (one object per line) for a
+    /// log collector.
+    #[arg(long, env = "CHATR_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+
     /// Threads serving connections; default: one per core less one, at least one.
     #[arg(long, env = "CHATR_WORKER_THREADS")]
     pub worker_threads: Option<std::num::NonZeroUsize>,
@@ -94,6 +99,12 @@ pub struct Config {
 pub enum RateLimits {
     On,
     Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -156,6 +167,7 @@ impl Config {
             storage_quota_bytes: 1 << 30,
             max_sessions_per_user: 16,
             recovery_secs: 120,
+            log_format: LogFormat::Text,
             max_connections: None,
             header_timeout_secs: 15,
             body_timeout_secs: 10,
@@ -187,6 +199,7 @@ impl fmt::Debug for Config {
             .field("storage_quota_bytes", &self.storage_quota_bytes)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("recovery_secs", &self.recovery_secs)
+            .field("log_format", &self.log_format)
             .field("max_connections", &self.max_connections())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)

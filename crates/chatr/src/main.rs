@@ -139,13 +139,15 @@ async fn admin(config: chatr::Config, command: chatr::operator::AdminCommand) ->
 
 async fn serve(config: chatr::Config) -> ExitCode {
     // Logs go to stderr: stdout carries only the line that announces the address.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        chatr::config::LogFormat::Json => logs.json().with_current_span(true).init(),
+        chatr::config::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     tracing::debug!(?config, "configuration");
     if let Some(files) = chatr::config::raise_open_file_limit() {
         tracing::debug!(files, "open-file limit");
