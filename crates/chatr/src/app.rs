@@ -84,6 +84,7 @@ pub async fn start(
         })?;
     let secret = load_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let tokens = Arc::new(Tokens::new(&secret, config.token_ttl_secs)?);
+    crate::telemetry::install();
     let storage = Storage::open(config.data_dir.join("uploads"))?;
     let store = Store::open(&config.database_url(), config.sqlite_synchronous).await?;
 
@@ -144,6 +145,17 @@ pub async fn start(
         .local_addr()
         .map_err(|e| Error::internal(e.to_string()))?;
     tracing::info!(%addr, "listening");
+    if let Some(metrics_addr) = config.metrics_addr {
+        let metrics = TcpListener::bind(metrics_addr)
+            .await
+            .map_err(|e| Error::internal(format!("binding {metrics_addr}: {e}")))?;
+        tracing::info!(addr = %metrics_addr, "metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, crate::http::metrics::open_router()).await {
+                tracing::warn!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let housekeeping = tokio::spawn({

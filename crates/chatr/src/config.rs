@@ -56,6 +56,16 @@ pub struct Config {
     #[arg(long, env = "CHATR_SQLITE_SYNCHRONOUS", default_value = "normal")]
     pub sqlite_synchronous: Synchronous,
 
+    /// Bearer token that `/metrics` (Prometheus) requires on the main port;
+    /// without it `/metrics` answers 401 there.
+    #[arg(long, env = "CHATR_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// An address (e.g. `127.0.0.1:9464`) that serves `/metrics` without a
+    /// token: keep it on loopback or a private network.
+    #[arg(long, env = "CHATR_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Log lines as `text` for people or `json` (one object per line) for a
     /// log collector.
     #[arg(long, env = "CHATR_LOG_FORMAT", default_value = "text")]
@@ -168,6 +178,8 @@ impl Config {
             max_sessions_per_user: 16,
             recovery_secs: 120,
             log_format: LogFormat::Text,
+            metrics_token: None,
+            metrics_addr: None,
             max_connections: None,
             header_timeout_secs: 15,
             body_timeout_secs: 10,
@@ -200,6 +212,11 @@ impl fmt::Debug for Config {
             .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("recovery_secs", &self.recovery_secs)
             .field("log_format", &self.log_format)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metrics_addr", &self.metrics_addr)
             .field("max_connections", &self.max_connections())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)

@@ -114,8 +114,13 @@ impl Error {
         }
     }
 
-    /// Logs server-side failures once, where they are turned into a reply.
+    /// Logs server-side failures once, where they are turned into a reply,
+    /// and counts every refusal by its code (`/metrics`).
     pub fn log_if_internal(&self) {
+        metrics::counter!(crate::telemetry::REFUSED, "code" => self.event_code()).increment(1);
+        if matches!(self, Self::Database(_)) {
+            metrics::counter!(crate::telemetry::DATABASE_ERRORS).increment(1);
+        }
         match self {
             Self::Database(cause) => tracing::error!(error = %cause, "request failed: database"),
             Self::Internal(_) => tracing::error!(error = %self, "request failed"),

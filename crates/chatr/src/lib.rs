@@ -18,6 +18,7 @@ pub mod realtime;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 
 pub use app::{Running, start};
 pub use config::Config;

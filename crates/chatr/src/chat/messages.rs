@@ -341,6 +341,7 @@ impl Messages {
         {
             Inserted::Existing(stored) => return Ok(*stored),
             Inserted::New { new_contact, seq } => {
+                metrics::counter!(crate::telemetry::MESSAGES_STORED).increment(1);
                 if !known {
                     self.0.relations.remember(sender, recipient);
                 }
@@ -390,6 +391,9 @@ impl Messages {
             .await?;
         match done.changed {
             Some(next) => {
+                if next == Status::Delivered {
+                    metrics::counter!(crate::telemetry::MESSAGES_DELIVERED).increment(1);
+                }
                 self.0.announce.announce(Notice::Status {
                     sender: done.stored.sender_id,
                     message_id,

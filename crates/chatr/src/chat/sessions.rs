@@ -46,7 +46,10 @@ struct Inner {
 /// When Redis does not answer, a node acts on its own view of a transition.
 fn alone_if_unknown(cluster: Result<bool>) -> bool {
     cluster.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cluster presence unavailable");
+        {
+            metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
+            tracing::warn!(error = %e, "cluster presence unavailable");
+        }
         true
     })
 }
@@ -175,7 +178,10 @@ impl Sessions {
                         })
                         .collect();
                 }
-                Err(e) => tracing::warn!(error = %e, "cluster presence unavailable"),
+                Err(e) => {
+                    metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
+                    tracing::warn!(error = %e, "cluster presence unavailable")
+                }
             }
         }
         ids.iter()
@@ -280,7 +286,10 @@ impl Sessions {
                     return Err(too_many());
                 }
                 // Without Redis, this node's own count still holds.
-                Err(e) => tracing::warn!(error = %e, "cluster session count unavailable"),
+                Err(e) => {
+                    metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
+                    tracing::warn!(error = %e, "cluster session count unavailable")
+                }
             }
         }
         Ok(())
@@ -302,7 +311,10 @@ impl Sessions {
         if let Some(roster) = &self.0.roster
             && let Err(e) = roster.release(user).await
         {
-            tracing::warn!(error = %e, "cluster session count unavailable");
+            {
+                metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
+                tracing::warn!(error = %e, "cluster session count unavailable");
+            }
         }
     }
 

@@ -7,6 +7,7 @@ mod export;
 mod files;
 mod health;
 mod messages;
+pub mod metrics;
 mod uploads;
 mod users;
 mod web;
@@ -27,6 +28,7 @@ use crate::state::AppState;
 pub fn router(max_upload: u64) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .merge(uploads::router(max_upload))
         .merge(files::router())
         .merge(auth::router())

@@ -259,7 +259,12 @@ async fn upload(
     };
     match state.chat.messages.send_attachment(me.id, attachment).await {
         Ok(message) => Ok((
-            StatusCode::CREATED,
+            {
+                metrics::counter!(crate::telemetry::UPLOADS).increment(1);
+                metrics::counter!(crate::telemetry::UPLOAD_BYTES)
+                    .increment(u64::try_from(message.file_size.unwrap_or(0)).unwrap_or(0));
+                StatusCode::CREATED
+            },
             Json(Uploaded {
                 message_id: message.id,
                 file_url: message.file_url.clone(),

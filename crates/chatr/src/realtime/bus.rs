@@ -25,6 +25,7 @@ pub struct Publisher(mpsc::Sender<Vec<u8>>);
 impl Publisher {
     pub fn publish(&self, bytes: Vec<u8>) {
         if self.0.try_send(bytes).is_err() {
+            metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
             tracing::warn!("the relay queue to the other nodes is full; a relay was dropped");
         }
     }
@@ -44,11 +45,14 @@ pub async fn connect(url: &str) -> Result<(Publisher, mpsc::Receiver<Vec<u8>>)> 
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(64);
         while rx.recv_many(&mut batch, 256).await > 0 {
+            // Per batch, not per relay: what is still waiting after this one.
+            metrics::gauge!(crate::telemetry::RELAY_QUEUE).set(rx.len() as f64);
             let mut pipe = redis::pipe();
             for bytes in batch.drain(..) {
                 pipe.publish(CHANNEL, bytes).ignore();
             }
             if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
                 tracing::warn!(error = %e, "publishing to the other nodes");
             }
         }

@@ -166,6 +166,7 @@ pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socke
         Ok(Command::Receipt { message_id, .. }) => Some(*message_id),
         _ => None,
     };
+    let sending = matches!(command, Ok(Command::Send(_))).then(std::time::Instant::now);
     let result = match command {
         Ok(command) => execute(&state, session, &socket, command).await,
         Err(e) => Err(e),
@@ -173,6 +174,10 @@ pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socke
     match result {
         Ok(reply) => {
             answer(&socket, event.ack, &reply);
+            if let Some(started) = sending {
+                metrics::histogram!(crate::telemetry::ACK_SECONDS)
+                    .record(started.elapsed().as_secs_f64());
+            }
             if let Some(id) = acknowledged {
                 backlog::acknowledged(state, fanout, socket.clone(), id).await;
             }

@@ -116,7 +116,23 @@ impl Handler for Realtime {
         socket: Socket,
         auth: Option<Value>,
     ) -> impl Future<Output = Result<Session, ConnectError>> + Send + 'static {
-        authenticate(self.state.clone(), self.fanout.clone(), socket, auth)
+        let admitting = authenticate(self.state.clone(), self.fanout.clone(), socket, auth);
+        async move {
+            let outcome = admitting.await;
+            match &outcome {
+                Ok(_) => metrics::gauge!(crate::telemetry::SESSIONS).increment(1.0),
+                Err(refusal) => {
+                    let reason = if refusal.message.starts_with("Authentication error") {
+                        "authentication"
+                    } else {
+                        "too_many_sessions"
+                    };
+                    metrics::counter!(crate::telemetry::CONNECTS_REFUSED, "reason" => reason)
+                        .increment(1);
+                }
+            }
+            outcome
+        }
     }
 
     fn connected(&self, socket: Socket) -> impl Future<Output = ()> + Send + 'static {
@@ -232,6 +248,7 @@ async fn disconnected(
     reason: DisconnectReason,
 ) {
     let Some(session) = socket.data() else { return };
+    metrics::gauge!(crate::telemetry::SESSIONS).decrement(1.0);
     tracing::debug!(user = %session.user, ?reason, "session ended");
     {
         // A socket kept for resuming stays in its rooms: not in this one,

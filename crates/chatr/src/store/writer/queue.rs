@@ -126,6 +126,11 @@ impl Queue {
         state.jobs.extend(later);
     }
 
+    /// Jobs waiting now.
+    pub(super) fn len(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
     pub(super) fn is_open(&self) -> bool {
         self.lock().open
     }

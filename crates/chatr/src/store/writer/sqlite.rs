@@ -204,7 +204,9 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
             }
         }
         let mut index = false;
+        let (jobs, started) = (batch.len(), Instant::now());
         let committed = apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index);
+        record_batch(jobs, started, queue.len());
         answer(&mut pending, committed, &signals);
         if index {
             // One chunk now; the rest after the runtime had a turn.
@@ -224,6 +226,15 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
     if let Some(done) = stop {
         let _ = done.send(());
     }
+}
+
+/// Per batch, not per message: its size, how long it took to commit, and
+/// what was already waiting for the next one (`/metrics`).
+fn record_batch(jobs: usize, started: Instant, waiting: usize) {
+    use crate::telemetry::{BATCH_JOBS, COMMIT_SECONDS, WRITER_QUEUE};
+    metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(BATCH_JOBS).record(jobs as f64);
+    metrics::gauge!(WRITER_QUEUE).set(waiting as f64);
 }
 
 /// How long the inline writer first waits for a write lock held elsewhere, and at most.
@@ -268,7 +279,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
             continue;
         }
         let mut index = false;
+        let (jobs, started) = (batch.len(), Instant::now());
         let committed = apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index);
+        record_batch(jobs, started, rx.len());
         last_commit = Instant::now();
         answer(&mut pending, committed, signals);
         // Search indexing happens here, after the batch's answers went out:
