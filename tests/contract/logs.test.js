@@ -23,3 +23,15 @@ test('json logs: one object per line, with level and fields; no secrets', async 
   assert.ok(!all.includes(a.password) && !all.includes('Wrong123!'), 'no password in the logs');
   assert.ok(!all.includes(server.secret), 'no secret in the logs');
 });
+
+test('at debug, each request has a span with its method and path, never its query', async () => {
+  const server = await startServer({ env: { CHATR_LOG_FORMAT: 'json', RUST_LOG: 'tower_http=debug,chatr=debug' } });
+  const a = await register(server, 'spn');
+  await api(server, 'GET', '/api/users/search?q=HiddenSearchTerm', { token: a.token });
+  await server.stop();
+  const entries = server.stderr().split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const spans = entries.filter((e) => e.span?.name === 'request');
+  assert.ok(spans.some((e) => e.span.method === 'GET' && e.span.path === '/api/users/search'), 'the search request has its span');
+  assert.ok(!server.stderr().includes('HiddenSearchTerm'), 'the query is not logged');
+  assert.ok(!server.stderr().includes(a.token), 'no token');
+});

@@ -135,6 +135,15 @@ pub async fn start(
     let router = http::router(config.max_upload_bytes)
         .fallback(http::not_found)
         .layer(security_headers())
+        // One span per request at DEBUG: method and path, never the query
+        // (search terms) or a header (tokens).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
         .with_state(state);
     let cors = cors(&config.cors_origins);
 

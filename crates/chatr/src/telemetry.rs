@@ -28,6 +28,23 @@ pub const PROCESS_FDS: &str = "chatr_process_open_fds";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Handles of the per-message metrics, looked up once: the macros hash the
+/// name and search the registry on every call.
+pub fn messages_stored() -> &'static metrics::Counter {
+    static H: OnceLock<metrics::Counter> = OnceLock::new();
+    H.get_or_init(|| metrics::counter!(MESSAGES_STORED))
+}
+
+pub fn messages_delivered() -> &'static metrics::Counter {
+    static H: OnceLock<metrics::Counter> = OnceLock::new();
+    H.get_or_init(|| metrics::counter!(MESSAGES_DELIVERED))
+}
+
+pub fn ack_seconds() -> &'static metrics::Histogram {
+    static H: OnceLock<metrics::Histogram> = OnceLock::new();
+    H.get_or_init(|| metrics::histogram!(ACK_SECONDS))
+}
+
 /// Installs the process's recorder (once; later calls reuse it, as tests
 /// start several servers in one process) and keeps its histograms drained.
 pub fn install() -> Option<PrometheusHandle> {

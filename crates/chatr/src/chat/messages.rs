@@ -341,7 +341,7 @@ impl Messages {
         {
             Inserted::Existing(stored) => return Ok(*stored),
             Inserted::New { new_contact, seq } => {
-                metrics::counter!(crate::telemetry::MESSAGES_STORED).increment(1);
+                crate::telemetry::messages_stored().increment(1);
                 if !known {
                     self.0.relations.remember(sender, recipient);
                 }
@@ -392,7 +392,7 @@ impl Messages {
         match done.changed {
             Some(next) => {
                 if next == Status::Delivered {
-                    metrics::counter!(crate::telemetry::MESSAGES_DELIVERED).increment(1);
+                    crate::telemetry::messages_delivered().increment(1);
                 }
                 self.0.announce.announce(Notice::Status {
                     sender: done.stored.sender_id,

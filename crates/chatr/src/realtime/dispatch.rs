@@ -154,9 +154,33 @@ pub fn parse(event: ClientEvent, payload: &Value) -> Result<Command> {
     }
 }
 
+/// One span per event at DEBUG (free while the log filter is coarser): the
+/// event's name, the user, the message it is about — never its content.
 pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
+    use tracing::Instrument as _;
+    let Some(user) = socket.data().map(|s| s.user) else {
+        return;
+    };
+    let span = tracing::debug_span!(
+        "event",
+        event = %event.name.chars().take(64).collect::<String>(),
+        %user,
+        message = tracing::field::Empty,
+    );
+    handle(state, fanout, socket, event).instrument(span).await;
+}
+
+async fn handle(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
     let Some(session) = socket.data() else { return };
     let payload = event.arg::<Value>(0).and_then(Result::ok);
+    if let Some(id) = payload
+        .as_ref()
+        .and_then(|p| p.get("messageId"))
+        .and_then(Value::as_str)
+        .and_then(parse_uuid)
+    {
+        tracing::Span::current().record("message", tracing::field::display(id));
+    }
     let command = match (ClientEvent::parse(&event.name), payload.as_ref()) {
         (None, _) => Err(Error::invalid("unknown event")),
         (Some(_), None) => Err(Error::invalid("payload is missing or is not JSON")),
@@ -175,8 +199,7 @@ pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socke
         Ok(reply) => {
             answer(&socket, event.ack, &reply);
             if let Some(started) = sending {
-                metrics::histogram!(crate::telemetry::ACK_SECONDS)
-                    .record(started.elapsed().as_secs_f64());
+                crate::telemetry::ack_seconds().record(started.elapsed().as_secs_f64());
             }
             if let Some(id) = acknowledged {
                 backlog::acknowledged(state, fanout, socket.clone(), id).await;
