@@ -197,6 +197,9 @@ pub async fn start(
         max_connections: config.max_connections(),
         header_timeout: Duration::from_secs(config.header_timeout_secs),
         body_window: Duration::from_secs(config.body_timeout_secs),
+        trusted_proxies: Arc::new(
+            crate::proxies::parse_all(&config.trusted_proxies).map_err(Error::internal)?,
+        ),
     };
     let task = tokio::spawn(async move {
         let signal = async move {

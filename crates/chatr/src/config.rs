@@ -48,6 +48,12 @@ pub struct Config {
     #[arg(long, env = "CHATR_RATE_LIMITS", default_value = "on")]
     pub rate_limits: RateLimits,
 
+    /// Comma-separated addresses or ranges (`127.0.0.1`, `10.0.0.0/8`) of
+    /// reverse proxies whose `X-Forwarded-For` names the client; from
+    /// anyone else the header is ignored.
+    #[arg(long, env = "CHATR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
     /// Comma-separated allowed origins for CORS; same origin always works.
     #[arg(long, env = "CHATR_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -180,6 +186,7 @@ impl Config {
             log_format: LogFormat::Text,
             metrics_token: None,
             metrics_addr: None,
+            trusted_proxies: Vec::new(),
             max_connections: None,
             header_timeout_secs: 15,
             body_timeout_secs: 10,
@@ -217,6 +224,7 @@ impl fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("metrics_addr", &self.metrics_addr)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("max_connections", &self.max_connections())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)

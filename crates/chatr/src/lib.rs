@@ -14,6 +14,7 @@ pub mod http;
 pub mod media;
 pub mod operator;
 pub mod protocol;
+pub mod proxies;
 pub mod realtime;
 pub mod serve;
 pub mod state;

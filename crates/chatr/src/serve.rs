@@ -31,7 +31,7 @@ use tower_http::cors::CorsLayer;
 use crate::realtime::Io;
 
 /// What the accept loop enforces.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// Open connections, WebSockets included; past it new ones are closed at once.
     pub max_connections: usize,
@@ -42,6 +42,8 @@ pub struct Limits {
     /// window, or it is cut off: a minimum rate, not a total time, so a
     /// large upload over a slow link goes on for as long as it moves.
     pub body_window: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<crate::proxies::Net>>,
 }
 
 /// See [`Limits::body_window`].
@@ -246,6 +248,7 @@ struct Entry<S> {
     io: Io,
     peer: SocketAddr,
     body_window: Duration,
+    trusted_proxies: Arc<Vec<crate::proxies::Net>>,
     /// `Keep-Alive: timeout=…`: tells clients how long an idle connection
     /// stays open, so that they stop reusing it before the server closes it
     /// (otherwise a request sent just as it closes fails on the client).
@@ -280,7 +283,10 @@ where
     }
 
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
-        req.extensions_mut().insert(ClientAddr(self.peer.ip()));
+        // The client's address, which throttles key on: the TCP peer, or,
+        // behind a trusted proxy, whom `X-Forwarded-For` names.
+        let client = crate::proxies::client(self.peer.ip(), req.headers(), &self.trusted_proxies);
+        req.extensions_mut().insert(ClientAddr(client));
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let keep_alive = self.keep_alive.clone();
         if self.io.serves(req.uri().path()) {
@@ -377,6 +383,7 @@ pub async fn serve<S>(
             io: io.clone(),
             peer,
             body_window: limits.body_window,
+            trusted_proxies: limits.trusted_proxies.clone(),
             keep_alive: keep_alive.clone(),
         };
         let conn = http1::Builder::new()

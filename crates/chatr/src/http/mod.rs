@@ -100,10 +100,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        // Set by `serve`: the TCP peer, or the client a trusted proxy names.
         parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| ClientIp(info.0.ip()))
+            .get::<chatr_sio::ClientAddr>()
+            .map(|addr| ClientIp(addr.0))
             .ok_or_else(|| Error::internal("no client address on the request"))
     }
 }
