@@ -169,6 +169,15 @@ pub(super) enum Job {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// Per batch, not per message: its size, how long it took to commit, and
+/// what was already waiting for the next one (`/metrics`).
+pub(super) fn record_batch(jobs: usize, started: std::time::Instant, waiting: usize) {
+    use crate::telemetry::{BATCH_JOBS, COMMIT_SECONDS, WRITER_QUEUE};
+    metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(BATCH_JOBS).record(jobs as f64);
+    metrics::gauge!(WRITER_QUEUE).set(waiting as f64);
+}
+
 /// What an insert found: stored, or a duplicate `clientMessageId`.
 pub(super) enum Insert {
     New { new_contact: bool, seq: i64 },

@@ -28,6 +28,7 @@ pub(super) async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
         // PostgreSQL aborts a transaction at its first failed statement, so a
         // failure fails the batch's writes (their callers get an error, none
         // was acknowledged); the statements here do not fail on bad input.
+        let (jobs, started) = (batch.len(), std::time::Instant::now());
         let committed = match apply(&pool, batch.drain(..), &mut pending, &mut stop).await {
             Ok(()) => true,
             Err(e) => {
@@ -35,6 +36,7 @@ pub(super) async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
                 false
             }
         };
+        super::record_batch(jobs, started, rx.len());
         for p in pending.drain(..) {
             p.answer(committed);
         }

@@ -16,8 +16,8 @@ use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
     REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
-    waveform_json,
+    Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts,
+    record_batch, stored, waveform_json,
 };
 use crate::chat::model::Message;
 use crate::chat::model::Reaction;
@@ -226,15 +226,6 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
     if let Some(done) = stop {
         let _ = done.send(());
     }
-}
-
-/// Per batch, not per message: its size, how long it took to commit, and
-/// what was already waiting for the next one (`/metrics`).
-fn record_batch(jobs: usize, started: Instant, waiting: usize) {
-    use crate::telemetry::{BATCH_JOBS, COMMIT_SECONDS, WRITER_QUEUE};
-    metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
-    metrics::histogram!(BATCH_JOBS).record(jobs as f64);
-    metrics::gauge!(WRITER_QUEUE).set(waiting as f64);
 }
 
 /// How long the inline writer first waits for a write lock held elsewhere, and at most.
