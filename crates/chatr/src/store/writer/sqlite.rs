@@ -769,7 +769,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_restarts_under_a_steady_stream_of_commits() {
         // Long enough for several checkpointer passes, however fast commits are.
-        const STREAM: Duration = Duration::from_millis(1500);
+        const STREAM: Duration = Duration::from_millis(3000);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let conn = Connection::open(&path).unwrap();
