@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis
+.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -21,7 +21,7 @@ $(WEB)/node_modules/.installed: $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-test: test-rust test-protocol test-contract test-python test-web test-postgres test-cluster
+test: test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster
 
 test-rust:
 	$(CARGO) test --workspace --locked
@@ -51,6 +51,18 @@ $(PYTHON_ENV)/.installed: tests/python/requirements.txt
 	python3 -m venv $(PYTHON_ENV)
 	$(PYTHON_ENV)/bin/pip install -q -r tests/python/requirements.txt
 	touch $@
+
+# Chatr behind nginx with deploy/nginx.conf (tests/contract/nginx.js).
+test-proxy: $(CONTRACT)/node_modules/.installed nginx
+	$(CARGO) build --locked -p chatr
+	cd $(CONTRACT) && node --test --test-timeout=240000 nginx.js
+
+# Debian's nginx for the proxy test.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "installing nginx (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 # The Rust integration tests and the contract suite again, on a throw-away
 # PostgreSQL (scripts/with-postgres.sh: initdb in a temp dir, a free port).

@@ -308,7 +308,7 @@ export function rssMiB(server) {
  * Plain HTTP from a chosen loopback address (127.0.0.1 is not the only one:
  * the whole 127/8 is this machine), for throttles that count per address.
  */
-export function apiFrom(server, localAddress, method, urlPath, { body, token } = {}) {
+export function apiFrom(server, localAddress, method, urlPath, { body, token, headers = {} } = {}) {
   const url = new URL(server.url + urlPath);
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
@@ -317,6 +317,7 @@ export function apiFrom(server, localAddress, method, urlPath, { body, token } =
       headers: {
         ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
         ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
       },
     }, (res) => {
       const chunks = [];
