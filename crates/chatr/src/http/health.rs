@@ -42,10 +42,31 @@ async fn within(check: impl Future<Output = bool>) -> bool {
         .unwrap_or(false)
 }
 
+/// How long one readiness answer serves every caller: the endpoint needs no
+/// token, and each check costs a commit, so repeating it must not.
+const READY_FOR: Duration = Duration::from_secs(1);
+
+/// The last readiness answer and when it was made; the lock also makes
+/// concurrent callers wait for one round of checks instead of each running one.
+static LAST_READY: tokio::sync::Mutex<Option<(std::time::Instant, StatusCode, Value)>> =
+    tokio::sync::Mutex::const_new(None);
+
 /// `200 { status: "ready", checks }` or `503 { status: "unavailable", down, checks }`:
 /// the database (reads), the writer (a commit goes through), and Redis
-/// when several nodes share one. The checks run at once.
+/// when several nodes share one. The checks run at once, at most once a second.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let mut last = LAST_READY.lock().await;
+    if let Some((at, status, body)) = last.as_ref()
+        && at.elapsed() < READY_FOR
+    {
+        return (*status, Json(body.clone()));
+    }
+    let (status, body) = check_ready(&state).await;
+    *last = Some((std::time::Instant::now(), status, body.clone()));
+    (status, Json(body))
+}
+
+async fn check_ready(state: &AppState) -> (StatusCode, Value) {
     let store = state.chat.store();
     let (database, writer, redis) = tokio::join!(
         within(store.ping()),
@@ -73,15 +94,13 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if down.is_empty() {
         (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": checks, "timestamp": clock::now() })),
+            json!({ "status": "ready", "checks": checks, "timestamp": clock::now() }),
         )
     } else {
         tracing::warn!(?down, "not ready");
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({ "status": "unavailable", "down": down, "checks": checks, "timestamp": clock::now() }),
-            ),
+            json!({ "status": "unavailable", "down": down, "checks": checks, "timestamp": clock::now() }),
         )
     }
 }
