@@ -32,6 +32,11 @@ pub struct Config {
     pub recovery: Option<Duration>,
     /// Packets kept for one disconnected socket while it may still resume.
     pub recovery_max_packets: usize,
+    /// Bytes of those packets kept for one socket at most.
+    pub recovery_max_bytes: usize,
+    /// Sockets of one namespace kept for resuming at once; past it a broken
+    /// connection's socket is simply gone (its client connects afresh).
+    pub recovery_max_ghosts: usize,
 }
 
 impl Default for Config {
@@ -49,6 +54,8 @@ impl Default for Config {
             poll_wait: Duration::from_secs(60),
             recovery: None,
             recovery_max_packets: 512,
+            recovery_max_bytes: 1 << 20,
+            recovery_max_ghosts: 10_000,
         }
     }
 }

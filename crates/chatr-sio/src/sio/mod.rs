@@ -209,6 +209,7 @@ pub(crate) struct NspInner<H: Handler> {
     rooms: Rooms<H>,
     /// Sockets whose connection broke, by private id, while they may be resumed.
     ghosts: Mutex<HashMap<Sid, Socket<H>>>,
+    max_ghosts: usize,
     /// The next event offset (connection state recovery).
     offsets: AtomicU64,
     keep: Keep,
@@ -241,13 +242,22 @@ fn recoverable(reason: CloseReason) -> bool {
 }
 
 /// The connection of recoverable `socket` broke: it stays in its rooms,
-/// recording what it is sent, until it is resumed or its window closes.
+/// recording what it is sent, until it is resumed or its window closes —
+/// unless too many are kept already, and then it is gone like any other.
 fn hold_as_ghost<H: Handler>(socket: &Socket<H>, recovery: &Recovery) {
     let nsp = socket.0.nsp.clone();
-    recovery.hold();
-    nsp.forget(socket);
     let pid = recovery.pid;
-    nsp.ghosts().insert(pid, socket.clone());
+    {
+        let mut ghosts = nsp.ghosts();
+        if ghosts.len() >= nsp.max_ghosts {
+            drop(ghosts);
+            socket.detach();
+            return;
+        }
+        recovery.hold();
+        ghosts.insert(pid, socket.clone());
+    }
+    nsp.forget(socket);
     let (ghost, window) = (socket.clone(), nsp.keep.ghost_for);
     tokio::spawn(async move {
         tokio::time::sleep(window).await;
@@ -767,9 +777,11 @@ impl<H: Handler> Io<H> {
                     sockets: Mutex::default(),
                     rooms: Rooms::default(),
                     ghosts: Mutex::default(),
+                    max_ghosts: config.recovery_max_ghosts,
                     offsets: AtomicU64::new(1),
                     keep: Keep {
                         max_packets: config.recovery_max_packets,
+                        max_bytes: config.recovery_max_bytes,
                         live_for: config.ping_interval + config.ping_timeout,
                         ghost_for: config.recovery.unwrap_or_default(),
                     },

@@ -37,6 +37,8 @@ use crate::sid::Sid;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Keep {
     pub(crate) max_packets: usize,
+    /// Bytes of events one ring holds at most (events can be large).
+    pub(crate) max_bytes: usize,
     /// A live socket's events older than this are dropped (the newest stays).
     pub(crate) live_for: Duration,
     /// How long a ghost waits to be resumed.
@@ -53,9 +55,20 @@ struct Ring {
     /// ghost, or a socket resuming that has not yet caught up).
     live: bool,
     entries: VecDeque<Entry>,
+    /// Bytes of the entries' texts.
+    bytes: usize,
     /// Something was dropped from the front: a client that says it saw
     /// nothing cannot resume.
     dropped: bool,
+}
+
+impl Ring {
+    fn drop_front(&mut self) {
+        if let Some(e) = self.entries.pop_front() {
+            self.bytes -= e.text.len();
+            self.dropped = true;
+        }
+    }
 }
 
 struct Entry {
@@ -71,6 +84,7 @@ impl Recovery {
             ring: Mutex::new(Ring {
                 live: true,
                 entries: VecDeque::new(),
+                bytes: 0,
                 dropped: false,
             }),
         }
@@ -99,14 +113,16 @@ impl Recovery {
                     .front()
                     .is_some_and(|e| now.duration_since(e.at) > keep.live_for)
             {
-                ring.entries.pop_front();
-                ring.dropped = true;
+                ring.drop_front();
             }
         }
-        if ring.entries.len() >= keep.max_packets.max(1) {
-            ring.entries.pop_front();
-            ring.dropped = true;
+        while !ring.entries.is_empty()
+            && (ring.entries.len() >= keep.max_packets.max(1)
+                || ring.bytes + text.len() > keep.max_bytes)
+        {
+            ring.drop_front();
         }
+        ring.bytes += text.len();
         ring.entries.push_back(Entry {
             offset,
             at: now,
@@ -172,6 +188,7 @@ mod tests {
 
     const KEEP: Keep = Keep {
         max_packets: 3,
+        max_bytes: 1 << 20,
         live_for: Duration::from_secs(60),
         ghost_for: Duration::from_secs(60),
     };
@@ -212,5 +229,20 @@ mod tests {
             "the ring is full: the first was dropped"
         );
         assert!(!r.can_resume(Some(1)));
+    }
+
+    #[test]
+    fn a_ring_holds_a_bounded_number_of_bytes() {
+        let keep = Keep {
+            max_bytes: 10,
+            ..KEEP
+        };
+        let r = Recovery::new();
+        r.hold();
+        let six = Bytes::from_static(b"sixsix");
+        r.send(1, &six, keep, |_| true);
+        r.send(2, &six, keep, |_| true);
+        assert!(!r.can_resume(Some(1)), "the first made room for the second");
+        assert!(r.can_resume(Some(2)));
     }
 }
