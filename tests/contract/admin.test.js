@@ -1,32 +1,16 @@
 // `chatr admin …` against a running server (and with none running), and the
 // same operations over REST for users with the role `admin`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import {
-  BIN, api, connect, postgresDatabaseFor, register, sleep, startServer, tempDir, uniqueName,
+  adminCli, api, connect, register, sleep, startServer, tempDir, uniqueName,
 } from './helpers.js';
 
 let server;
 before(async () => { server = await startServer(); });
 after(async () => { await server.stop(); });
 
-/** `chatr admin ARGS` configured like `srv` (its data, its port, its secret). */
-function admin(srv, args) {
-  const env = { ...process.env, RUST_LOG: 'warn', CHATR_DATA_DIR: srv.dataDir, JWT_SECRET: srv.secret };
-  // No server (PORT 0): admin starts one of its own on the data.
-  env.PORT = srv.url ? new URL(srv.url).port : '0';
-  // With no server, admin opens the data itself: the same database a server would.
-  if (!srv.url) Object.assign(env, postgresDatabaseFor(srv.dataDir));
-  return new Promise((resolve) => {
-    const child = spawn(BIN, ['admin', ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const admin = adminCli;
 
 const login = (srv, name, password) => api(srv, 'POST', '/api/auth/login', { body: { login: name, password } });
 

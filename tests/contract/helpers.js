@@ -333,3 +333,20 @@ export function apiFrom(server, localAddress, method, urlPath, { body, token, he
     req.end(data);
   });
 }
+
+/** `chatr admin ARGS` configured like `srv` (its data, its port, its secret). */
+export function adminCli(srv, args) {
+  const env = { ...process.env, RUST_LOG: 'warn', CHATR_DATA_DIR: srv.dataDir, JWT_SECRET: srv.secret };
+  // No server (PORT 0): admin starts one of its own on the data.
+  env.PORT = srv.url ? new URL(srv.url).port : '0';
+  // With no server, admin opens the data itself: the same database a server would.
+  if (!srv.url) Object.assign(env, postgresDatabaseFor(srv.dataDir));
+  return new Promise((resolve) => {
+    const child = spawn(BIN, ['admin', ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -134,9 +134,12 @@ impl Error {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every failed request's body (contract §3).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong, for a person.
     error: &'a str,
+    /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'static str>,
 }

@@ -1,9 +1,10 @@
 //! What the domain talks about, shaped as the contract puts it on the wire.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     Text,
@@ -41,7 +42,7 @@ impl MessageType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Sent,
@@ -75,12 +76,13 @@ impl Status {
 }
 
 /// A stored message: the payload of `message:received` and of every REST answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: Uuid,
     pub sender_id: Uuid,
     pub sender_username: String,
+    #[schema(required = true)]
     pub sender_profile_image: Option<String>,
     pub recipient_id: Uuid,
     pub content: String,
@@ -88,26 +90,38 @@ pub struct Message {
     pub kind: MessageType,
     pub status: Status,
     pub created_at: String,
+    #[schema(required = true)]
     pub read_at: Option<String>,
+    #[schema(required = true)]
     pub file_url: Option<String>,
+    #[schema(required = true)]
     pub file_name: Option<String>,
+    #[schema(required = true)]
     pub file_size: Option<i64>,
+    #[schema(required = true)]
     pub file_type: Option<String>,
+    #[schema(required = true)]
     pub waveform: Option<Vec<f32>>,
+    #[schema(required = true)]
     pub duration: Option<f64>,
+    #[schema(required = true)]
     pub client_message_id: Option<String>,
     /// A preview of an image message (an extra field; the contract allows them).
+    #[schema(required = true)]
     pub thumbnail_url: Option<String>,
+    #[schema(required = true)]
     pub edited_at: Option<String>,
     /// When the sender unsent it ("delete for everyone"); a tombstone since.
+    #[schema(required = true)]
     pub deleted_at: Option<String>,
     /// What this message replies to, as that message is now.
+    #[schema(required = true)]
     pub reply_to: Option<ReplyTo>,
     pub reactions: Vec<Reaction>,
 }
 
 /// A snapshot of the message replied to (contract §6).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplyTo {
     pub id: Uuid,
@@ -139,7 +153,7 @@ impl ReplyTo {
 }
 
 /// One user's reaction to a message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reaction {
     pub user_id: Uuid,
@@ -147,7 +161,7 @@ pub struct Reaction {
 }
 
 /// Who may see a user's presence (contract §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Everyone,
@@ -197,14 +211,16 @@ pub struct UserRecord {
 }
 
 /// The contract's `User`: `email` only in the user's own record.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: Uuid,
     pub username: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub profile_image: Option<String>,
+    #[schema(required = true)]
     pub last_seen: Option<String>,
     pub created_at: String,
     /// Only in the user's own record.
@@ -212,7 +228,7 @@ pub struct User {
     pub presence_visibility: Option<Visibility>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PresenceStatus {
     Online,
@@ -240,16 +256,17 @@ impl PresenceStatus {
 }
 
 /// One entry of `presence:status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Presence {
     pub user_id: Uuid,
     pub status: PresenceStatus,
+    #[schema(required = true)]
     pub last_seen: Option<String>,
 }
 
 /// One row of `GET /api/messages/conversations`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub user: User,
@@ -260,7 +277,7 @@ pub struct Conversation {
 }
 
 /// An earlier version of an edited message.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Edit {
     pub content: String,

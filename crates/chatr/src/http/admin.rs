@@ -8,14 +8,17 @@ use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
 };
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::openapi::{NewAccount, PasswordReset, RoleChange};
 use super::{JsonBody, Params};
 use crate::auth::{self, Bearer, password};
 use crate::chat::validate;
@@ -24,15 +27,15 @@ use crate::fields::{Fields, parse_uuid};
 use crate::state::AppState;
 use crate::store::admin::AdminUser;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/stats", get(stats))
-        .route("/api/admin/users", get(list).post(create))
-        .route("/api/admin/users/{id}", get(one).delete(delete))
-        .route("/api/admin/users/{id}/password", post(reset_password))
-        .route("/api/admin/users/{id}/disable", post(disable))
-        .route("/api/admin/users/{id}/enable", post(enable))
-        .route("/api/admin/users/{id}/role", post(set_role))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(stats))
+        .routes(routes!(list, create))
+        .routes(routes!(one, delete))
+        .routes(routes!(reset_password))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(set_role))
 }
 
 /// A caller allowed to administer: an operator, or a user with role `admin`.
@@ -74,6 +77,11 @@ async fn found(state: &AppState, id: Uuid) -> Result<AdminUser> {
 }
 
 /// `?q=` a part of a username or email, or an id; `limit`, `offset`.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("bearer" = [])),
+    params(("q" = Option<String>, Query, description = "part of a username or email, or an id"),
+           ("limit" = Option<i64>, Query, description = "1–1000, default 50"),
+           ("offset" = Option<i64>, Query, description = "default 0")),
+    responses((status = 200, body = Vec<AdminUser>)))]
 async fn list(
     State(state): State<AppState>,
     _: Admin,
@@ -89,6 +97,9 @@ async fn list(
     Ok(Json(users))
 }
 
+#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a user id")),
+    responses((status = 200, body = AdminUser), (status = 404, body = crate::error::ErrorBody)))]
 async fn one(
     State(state): State<AppState>,
     _: Admin,
@@ -97,17 +108,48 @@ async fn one(
     Ok(Json(found(&state, user_id(&id)?).await?))
 }
 
-async fn stats(State(state): State<AppState>, _: Admin) -> Result<Json<Value>> {
+/// `GET /api/admin/stats`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Stats {
+    users: i64,
+    admins: i64,
+    disabled: i64,
+    messages: i64,
+    stored_files: i64,
+    stored_bytes: i64,
+    /// Users with a session on the node that answered.
+    online_users: usize,
+}
+
+#[utoipa::path(get, path = "/api/admin/stats", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Stats), (status = 403, body = crate::error::ErrorBody)))]
+async fn stats(State(state): State<AppState>, _: Admin) -> Result<Json<Stats>> {
     let counts = state.chat.store().counts().await?;
-    Ok(Json(json!({
-        "users": counts.users,
-        "admins": counts.admins,
-        "disabled": counts.disabled,
-        "messages": counts.messages,
-        "storedFiles": counts.stored_files,
-        "storedBytes": counts.stored_bytes,
-        "onlineUsers": state.chat.sessions.online_here(),
-    })))
+    Ok(Json(Stats {
+        users: counts.users,
+        admins: counts.admins,
+        disabled: counts.disabled,
+        messages: counts.messages,
+        stored_files: counts.stored_files,
+        stored_bytes: counts.stored_bytes,
+        online_users: state.chat.sessions.online_here(),
+    }))
+}
+
+/// `POST /api/admin/users`: the account, and its password when one was generated.
+#[derive(Serialize, ToSchema)]
+struct Created {
+    user: AdminUser,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+/// `POST /api/admin/users/{id}/password`: the password when one was generated.
+#[derive(Serialize, ToSchema)]
+struct NewPassword {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
 }
 
 /// A password that follows the contract's rules, for an operator to hand on.
@@ -125,11 +167,14 @@ fn generated_password() -> Result<String> {
 
 /// `{ username, email, password? }` → `201 { user, password? }` (the password
 /// is in the answer only when it was generated).
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", security(("bearer" = [])),
+    request_body = NewAccount,
+    responses((status = 201, body = Created), (status = 409, body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     _: Admin,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<Created>)> {
     let f = Fields::of(&body)?;
     let (username, email) = (f.str("username")?, f.str("email")?);
     let (password, generated) = match f.opt_str("password")? {
@@ -137,22 +182,23 @@ async fn create(
         None => (generated_password()?, true),
     };
     let user = auth::create_account(&state, email, username, &password).await?;
-    let record = found(&state, user.id).await?;
-    let mut answer = json!({ "user": record });
-    if generated {
-        answer["password"] = json!(password);
-    }
-    Ok((StatusCode::CREATED, Json(answer)))
+    let user = found(&state, user.id).await?;
+    let password = generated.then_some(password);
+    Ok((StatusCode::CREATED, Json(Created { user, password })))
 }
 
 /// `{ password? }` → `{ password? }`: a new password (generated when none
 /// is given), and every token of the user revoked on every node.
+#[utoipa::path(post, path = "/api/admin/users/{id}/password", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a user id")),
+    request_body(content = PasswordReset, description = "optional: an empty body generates a password"),
+    responses((status = 200, body = NewPassword), (status = 404, body = crate::error::ErrorBody)))]
 async fn reset_password(
     State(state): State<AppState>,
     _: Admin,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>> {
+) -> Result<Json<NewPassword>> {
     let user = found(&state, user_id(&id)?).await?;
     let body: Value = if body.is_empty() {
         json!({})
@@ -171,15 +217,16 @@ async fn reset_password(
     let hash = password::hash(new.clone()).await?;
     state.chat.store().set_password_hash(id, &hash).await?;
     auth::revoke_all(&state, id).await?;
-    Ok(Json(if generated {
-        json!({ "password": new })
-    } else {
-        json!({})
+    Ok(Json(NewPassword {
+        password: generated.then_some(new),
     }))
 }
 
 /// No login while disabled; every token revoked and every session
 /// disconnected at once, on every node.
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a user id")),
+    responses((status = 204, description = "disabled"), (status = 404, body = crate::error::ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
     _: Admin,
@@ -198,6 +245,9 @@ async fn disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a user id")),
+    responses((status = 204, description = "enabled"), (status = 404, body = crate::error::ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
     _: Admin,
@@ -210,6 +260,10 @@ async fn enable(
 }
 
 /// `{ role: "admin" | "user" }`.
+#[utoipa::path(post, path = "/api/admin/users/{id}/role", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a user id")),
+    request_body = RoleChange,
+    responses((status = 204, description = "changed"), (status = 404, body = crate::error::ErrorBody)))]
 async fn set_role(
     State(state): State<AppState>,
     _: Admin,
@@ -228,6 +282,9 @@ async fn set_role(
 }
 
 /// Deletes the account as its owner would (contract §6), without its password.
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a user id")),
+    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     _: Admin,

@@ -1,14 +1,11 @@
 //! `/api/auth/*`: register, login, who am I, log out (here or everywhere),
 //! change the password.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::openapi::{Login, PasswordChange, Register};
 use super::{ClientIp, JsonBody};
 use crate::auth::{self, AuthUser, Bearer};
 use crate::chat::model::User;
@@ -16,22 +13,26 @@ use crate::error::{Error, Result};
 use crate::fields::Fields;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/me", get(me))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/logout-all", post(logout_all))
-        .route("/api/auth/password", post(password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(me))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(password))
 }
 
-#[derive(Serialize)]
+/// A token and the user it stands for.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Session {
     token: String,
     user: User,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    request_body = Register,
+    responses((status = 201, body = Session), (status = 409, description = "email or username taken", body = crate::error::ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(addr): ClientIp,
@@ -50,6 +51,9 @@ async fn register(
     ))
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body = Login,
+    responses((status = 200, body = Session), (status = 401, description = "wrong login or password", body = crate::error::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(addr): ClientIp,
@@ -74,21 +78,34 @@ async fn login(
     }))
 }
 
+/// The caller.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = User)))]
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<User>> {
     let id = user.id;
     Ok(Json(state.chat.sessions.user_view(user, id).await?))
 }
 
+/// Revokes this token: later requests and its sockets are refused.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "revoked")))]
 async fn logout(State(state): State<AppState>, Bearer(token): Bearer) -> Result<StatusCode> {
     auth::logout(&state, &token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Revokes every token of the caller, on every node.
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "all revoked")))]
 async fn logout_all(State(state): State<AppState>, Bearer(token): Bearer) -> Result<StatusCode> {
     auth::revoke_all(&state, token.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Changes the password, revokes every other token, returns a fresh one.
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 200, body = Session)))]
 async fn password(
     State(state): State<AppState>,
     ClientIp(addr): ClientIp,

@@ -53,6 +53,9 @@ impl Write for Sink {
     }
 }
 
+#[utoipa::path(get, path = "/api/users/me/export", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "a ZIP: profile.json, messages.json, files/",
+        content_type = "application/zip", body = Vec<u8>)))]
 pub async fn export(State(state): State<AppState>, AuthUser(me): AuthUser) -> Result<Response> {
     state.chat.messages.admit_export(me.id).await?;
     let positions = state.chat.store().positions_of(me.id).await?;

@@ -3,22 +3,21 @@
 //! `file` attachments always as downloads under their original name.
 
 use axum::{
-    Router,
     extract::{Path, Request, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::Error;
 use crate::media::sniff;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/uploads/{*path}", get(serve))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(serve))
 }
 
 fn content_type(folder: &str, ext: &str) -> &'static str {
@@ -29,12 +28,21 @@ fn content_type(folder: &str, ext: &str) -> &'static str {
     }
 }
 
+/// A stored file, as the `fileUrl`, `thumbnailUrl` or `profileImage` of a
+/// record names it. No token: the names are unguessable.
+#[utoipa::path(get, path = "/uploads/{folder}/{name}", tag = "files",
+    params(("folder" = String, Path, description = "images, files, audio or profiles"),
+           ("name" = String, Path, description = "the stored name")),
+    responses((status = 200, description = "the file (ranges allowed)", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 206, description = "a range of it"),
+              (status = 304, description = "not modified (ETag)"),
+              (status = 404, body = crate::error::ErrorBody)))]
 async fn serve(
     State(state): State<AppState>,
-    Path(path): Path<String>,
+    Path((folder, name)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let url = format!("/uploads/{path}");
+    let url = format!("/uploads/{folder}/{name}");
     let Some(file) = state.storage.resolve(&url) else {
         return Error::not_found("file not found").into_response();
     };
@@ -43,7 +51,7 @@ async fn serve(
     if !tokio::fs::try_exists(&file).await.unwrap_or(false) {
         return Error::not_found("file not found").into_response();
     }
-    let (folder, name) = path.split_once('/').unwrap_or_default();
+    let (folder, name) = (folder.as_str(), name.as_str());
     let ext = name.rsplit('.').next().unwrap_or_default();
     // Names are random and files immutable, so the name is a strong validator.
     let etag = format!("\"{}\"", name.replace('"', ""));

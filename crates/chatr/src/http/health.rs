@@ -4,8 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::clock;
 use crate::state::AppState;
@@ -13,26 +17,63 @@ use crate::state::AppState;
 /// How long a readiness check may take before its part counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/api/health/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// `GET /api/health`.
+#[derive(Clone, Serialize, ToSchema)]
+struct Health {
+    /// `ok`, or `degraded` when the database does not answer.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    timestamp: String,
+}
+
+/// Liveness: the process serves and its database answers.
+#[utoipa::path(get, path = "/api/health", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, description = "degraded", body = Health)))]
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let timestamp = clock::now();
     if state.chat.store().ping().await {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "timestamp": clock::now() })),
-        )
+        let ok = Health {
+            status: "ok",
+            error: None,
+            timestamp,
+        };
+        (StatusCode::OK, Json(ok))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({ "status": "degraded", "error": "database unreachable", "timestamp": clock::now() }),
-            ),
-        )
+        let degraded = Health {
+            status: "degraded",
+            error: Some("database unreachable"),
+            timestamp,
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(degraded))
     }
+}
+
+/// A part a request needs, as readiness saw it.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Check {
+    Ok,
+    Down,
+}
+
+/// `GET /api/health/ready`.
+#[derive(Clone, Serialize, ToSchema)]
+struct Readiness {
+    /// `ready` or `unavailable`.
+    status: &'static str,
+    /// The parts that are down, by name (only when some are).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    down: Vec<&'static str>,
+    /// `database`, `writer`, and `redis` when several nodes share one.
+    checks: BTreeMap<&'static str, Check>,
+    timestamp: String,
 }
 
 /// A check that does not answer in time failed.
@@ -48,13 +89,15 @@ const READY_FOR: Duration = Duration::from_secs(1);
 
 /// The last readiness answer and when it was made; the lock also makes
 /// concurrent callers wait for one round of checks instead of each running one.
-static LAST_READY: tokio::sync::Mutex<Option<(std::time::Instant, StatusCode, Value)>> =
+static LAST_READY: tokio::sync::Mutex<Option<(std::time::Instant, StatusCode, Readiness)>> =
     tokio::sync::Mutex::const_new(None);
 
 /// `200 { status: "ready", checks }` or `503 { status: "unavailable", down, checks }`:
 /// the database (reads), the writer (a commit goes through), and Redis
 /// when several nodes share one. The checks run at once, at most once a second.
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/api/health/ready", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, description = "a part is down", body = Readiness)))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut last = LAST_READY.lock().await;
     if let Some((at, status, body)) = last.as_ref()
         && at.elapsed() < READY_FOR
@@ -66,7 +109,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-async fn check_ready(state: &AppState) -> (StatusCode, Value) {
+async fn check_ready(state: &AppState) -> (StatusCode, Readiness) {
     let store = state.chat.store();
     let (database, writer, redis) = tokio::join!(
         within(store.ping()),
@@ -77,7 +120,7 @@ async fn check_ready(state: &AppState) -> (StatusCode, Value) {
         Ok(answer) => answer,
         Err(_) => Some(false),
     };
-    let mut checks = Map::new();
+    let mut checks = BTreeMap::new();
     let mut down = Vec::new();
     let parts = [
         ("database", Some(database)),
@@ -86,21 +129,28 @@ async fn check_ready(state: &AppState) -> (StatusCode, Value) {
     ];
     for (name, ok) in parts {
         let Some(ok) = ok else { continue };
-        checks.insert(name.into(), json!(if ok { "ok" } else { "down" }));
+        checks.insert(name, if ok { Check::Ok } else { Check::Down });
         if !ok {
             down.push(name);
         }
     }
+    let timestamp = clock::now();
     if down.is_empty() {
-        (
-            StatusCode::OK,
-            json!({ "status": "ready", "checks": checks, "timestamp": clock::now() }),
-        )
+        let ready = Readiness {
+            status: "ready",
+            down,
+            checks,
+            timestamp,
+        };
+        (StatusCode::OK, ready)
     } else {
         tracing::warn!(?down, "not ready");
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "status": "unavailable", "down": down, "checks": checks, "timestamp": clock::now() }),
-        )
+        let unavailable = Readiness {
+            status: "unavailable",
+            down,
+            checks,
+            timestamp,
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, unavailable)
     }
 }

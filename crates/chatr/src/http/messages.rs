@@ -1,10 +1,10 @@
 //! `GET /api/messages/conversations` and `GET /api/messages/history`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
-    routing::get,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::Params;
 use crate::auth::AuthUser;
@@ -15,14 +15,17 @@ use crate::fields::parse_uuid;
 use crate::state::AppState;
 use crate::store::HistoryCursor;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/messages/conversations", get(conversations))
-        .route("/api/messages/history", get(history))
-        .route("/api/messages/search", get(search))
-        .route("/api/messages/{id}/edits", get(edits))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(conversations))
+        .routes(routes!(history))
+        .routes(routes!(search))
+        .routes(routes!(edits))
 }
 
+/// One row per partner, newest first, with the last message and unread count.
+#[utoipa::path(get, path = "/api/messages/conversations", tag = "messages", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Conversation>)))]
 async fn conversations(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -52,6 +55,9 @@ async fn conversations(
 }
 
 /// `GET /api/messages/:id/edits`.
+#[utoipa::path(get, path = "/api/messages/{id}/edits", tag = "messages", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "a message id")),
+    responses((status = 200, body = Vec<Edit>), (status = 404, body = crate::error::ErrorBody)))]
 async fn edits(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -62,6 +68,12 @@ async fn edits(
 }
 
 /// `GET /api/messages/search?q=&with=&limit=&before=`.
+#[utoipa::path(get, path = "/api/messages/search", tag = "messages", security(("bearer" = [])),
+    params(("q" = String, Query, description = "words to find"),
+           ("with" = Option<uuid::Uuid>, Query, description = "only the conversation with this user"),
+           ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+           ("before" = Option<uuid::Uuid>, Query, description = "a message id: older results only")),
+    responses((status = 200, body = Vec<Message>)))]
 async fn search(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -91,6 +103,12 @@ async fn search(
     ))
 }
 
+/// A page of the conversation with `recipientId`, oldest first.
+#[utoipa::path(get, path = "/api/messages/history", tag = "messages", security(("bearer" = [])),
+    params(("recipientId" = uuid::Uuid, Query, description = "the other user"),
+           ("limit" = Option<i64>, Query, description = "1–200, default 50"),
+           ("before" = Option<String>, Query, description = "a message id or an ISO-8601 time: older messages only")),
+    responses((status = 200, body = Vec<Message>)))]
 async fn history(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,

@@ -4,13 +4,14 @@
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, extract::State, routing::get};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::Error;
 use crate::state::AppState;
 use crate::telemetry;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(guarded))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(guarded))
 }
 
 /// The router of `CHATR_METRICS_ADDR`: `/metrics` with no token.
@@ -18,6 +19,10 @@ pub fn open_router() -> Router {
     Router::new().route("/metrics", get(async || render()))
 }
 
+/// Prometheus text; the bearer is `CHATR_METRICS_TOKEN`, not a user's token.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+              (status = 401, body = crate::error::ErrorBody)))]
 async fn guarded(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let offered = headers
         .get(header::AUTHORIZATION)

@@ -5,17 +5,21 @@
 use std::path::PathBuf;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{DefaultBodyLimit, Multipart, Path, State, multipart::MultipartRejection},
     http::{HeaderMap, StatusCode, header},
-    routing::{patch, post},
 };
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouterExt},
+    routes,
+};
 use uuid::Uuid;
 
 use super::JsonBody;
+use super::openapi::{ProfileImageForm, UploadForm, WaveformUpdate};
 use crate::auth::AuthUser;
 use crate::chat::{
     Attachment,
@@ -35,22 +39,14 @@ const MULTIPART_OVERHEAD: u64 = 256 * 1024;
 const MAX_PROFILE_IMAGE: u64 = 5 * 1024 * 1024;
 const MAX_TEXT_FIELD: usize = 64 * 1024;
 
-pub fn router(max_upload: u64) -> Router<AppState> {
+pub fn router(max_upload: u64) -> OpenApiRouter<AppState> {
     let limit = |bytes: u64| {
         DefaultBodyLimit::max(usize::try_from(bytes + MULTIPART_OVERHEAD).unwrap_or(usize::MAX))
     };
-    Router::new()
-        .route(
-            "/api/messages/upload",
-            post(upload).layer(limit(max_upload)),
-        )
-        .route("/api/messages/{id}/waveform", patch(waveform))
-        .route(
-            "/api/users/profile-image",
-            post(profile_image)
-                .delete(remove_profile_image)
-                .layer(limit(MAX_PROFILE_IMAGE)),
-        )
+    OpenApiRouter::new()
+        .routes(routes!(upload).layer(limit(max_upload)))
+        .routes(routes!(waveform))
+        .routes(routes!(profile_image, remove_profile_image).layer(limit(MAX_PROFILE_IMAGE)))
 }
 
 /// A temp file that is deleted unless it was moved into place.
@@ -157,15 +153,23 @@ async fn text_field(mut field: axum::extract::multipart::Field<'_>, limit: u64) 
     String::from_utf8(bytes).map_err(|_| Error::invalid("text fields must be UTF-8"))
 }
 
-#[derive(Serialize)]
+/// The message an upload became.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Uploaded {
     message_id: Uuid,
+    #[schema(required = true)]
     file_url: Option<String>,
+    /// The server could not decode the audio: the client should send one.
     needs_waveform_generation: bool,
     message: Message,
 }
 
+/// Sends a file as a message: stored, sniffed (an image gets a thumbnail,
+/// audio a waveform), then delivered like `message:send`.
+#[utoipa::path(post, path = "/api/messages/upload", tag = "messages", security(("bearer" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = Uploaded), (status = 413, body = crate::error::ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -385,6 +389,11 @@ fn is_plain_mime(s: &str) -> bool {
         })
 }
 
+/// The sender supplies the waveform the server could not compute.
+#[utoipa::path(patch, path = "/api/messages/{id}/waveform", tag = "messages", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "an audio or voice message the caller sent")),
+    request_body = WaveformUpdate,
+    responses((status = 200, body = Message), (status = 404, body = crate::error::ErrorBody)))]
 async fn waveform(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -421,12 +430,16 @@ async fn waveform(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ProfileImage {
     profile_image: String,
 }
 
+/// Sets the caller's profile image (resized; a 64 px copy is kept too).
+#[utoipa::path(post, path = "/api/users/profile-image", tag = "users", security(("bearer" = [])),
+    request_body(content = ProfileImageForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = ProfileImage), (status = 413, body = crate::error::ErrorBody)))]
 async fn profile_image(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -481,6 +494,8 @@ async fn profile_image(
     }))
 }
 
+#[utoipa::path(delete, path = "/api/users/profile-image", tag = "users", security(("bearer" = [])),
+    responses((status = 204, description = "removed")))]
 async fn remove_profile_image(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,

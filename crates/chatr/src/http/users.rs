@@ -2,12 +2,13 @@
 //! caller's own account (`me`: presence visibility, export, deletion).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::openapi::{AccountUpdate, PasswordConfirmation};
 use super::{ClientIp, JsonBody, Params, export};
 use crate::auth::{self, AuthUser};
 use crate::chat::model::{User, Visibility};
@@ -15,17 +16,22 @@ use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users", get(list))
-        .route("/api/users/search", get(search))
-        .route("/api/users/blocked", get(blocked))
-        .route("/api/users/me", get(me).patch(update_me).delete(delete_me))
-        .route("/api/users/me/export", get(export::export))
-        .route("/api/users/{id}", get(one))
-        .route("/api/users/{id}/block", post(block).delete(unblock))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(search))
+        .routes(routes!(blocked))
+        .routes(routes!(me, update_me, delete_me))
+        .routes(routes!(export::export))
+        .routes(routes!(one))
+        .routes(routes!(block, unblock))
 }
 
+/// Other users, by username.
+#[utoipa::path(get, path = "/api/users", tag = "users", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query, description = "1–200, default 50"),
+           ("offset" = Option<i64>, Query, description = "default 0")),
+    responses((status = 200, body = Vec<User>)))]
 async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -37,6 +43,10 @@ async fn list(
     Ok(Json(state.chat.sessions.user_views(users, me.id).await?))
 }
 
+/// Users whose username contains `q`.
+#[utoipa::path(get, path = "/api/users/search", tag = "users", security(("bearer" = [])),
+    params(("q" = Option<String>, Query, description = "part of a username")),
+    responses((status = 200, body = Vec<User>)))]
 async fn search(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -51,6 +61,9 @@ fn user_id(id: &str) -> Result<uuid::Uuid> {
     parse_uuid(id).ok_or_else(|| Error::not_found("user not found"))
 }
 
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "a user id")),
+    responses((status = 200, body = User), (status = 404, body = crate::error::ErrorBody)))]
 async fn one(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -66,6 +79,10 @@ async fn one(
     Ok(Json(state.chat.sessions.user_view(user, me.id).await?))
 }
 
+/// Blocks a user (contract §6).
+#[utoipa::path(post, path = "/api/users/{id}/block", tag = "users", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "a user id")),
+    responses((status = 204, description = "blocked"), (status = 404, body = crate::error::ErrorBody)))]
 async fn block(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -79,6 +96,9 @@ async fn block(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/api/users/{id}/block", tag = "users", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "a user id")),
+    responses((status = 204, description = "unblocked"), (status = 404, body = crate::error::ErrorBody)))]
 async fn unblock(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -92,17 +112,26 @@ async fn unblock(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The users the caller blocks.
+#[utoipa::path(get, path = "/api/users/blocked", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Vec<User>)))]
 async fn blocked(State(state): State<AppState>, AuthUser(me): AuthUser) -> Result<Json<Vec<User>>> {
     let users = state.chat.accounts.blocked(me.id).await?;
     Ok(Json(state.chat.sessions.user_views(users, me.id).await?))
 }
 
+/// The caller's own record (with `email` and `presenceVisibility`).
+#[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = User)))]
 async fn me(State(state): State<AppState>, AuthUser(me): AuthUser) -> Result<Json<User>> {
     let id = me.id;
     Ok(Json(state.chat.sessions.user_view(me, id).await?))
 }
 
 /// `PATCH /api/users/me` `{ presenceVisibility }`.
+#[utoipa::path(patch, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    request_body = AccountUpdate,
+    responses((status = 200, body = User)))]
 async fn update_me(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
@@ -132,6 +161,9 @@ async fn update_me(
 }
 
 /// `DELETE /api/users/me` `{ password }`.
+#[utoipa::path(delete, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    request_body = PasswordConfirmation,
+    responses((status = 204, description = "the account is gone")))]
 async fn delete_me(
     State(state): State<AppState>,
     ClientIp(addr): ClientIp,

@@ -8,15 +8,20 @@ use super::Store;
 use crate::error::Result;
 
 /// An account as an operator sees it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUser {
+    #[schema(format = Uuid)]
     pub id: String,
     pub username: String,
     pub email: String,
+    /// `admin` or `user`.
     pub role: String,
     pub created_at: String,
+    #[schema(required = true)]
     pub last_seen: Option<String>,
+    /// When the account was disabled; `null` while it may log in.
+    #[schema(required = true)]
     pub disabled_at: Option<String>,
 }
 

@@ -3,7 +3,10 @@
 //! emit names a [`ServerEvent`], and `docs/protocol.md` describes each of
 //! them (a test below keeps the two in step).
 
+pub mod asyncapi;
+
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::chat::model::{Message, Presence, Reaction, Status};
@@ -115,7 +118,7 @@ impl ServerEvent {
 }
 
 /// `message:status`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChanged {
     pub message_id: Uuid,
@@ -123,7 +126,7 @@ pub struct StatusChanged {
 }
 
 /// `typing:indicator`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Typing {
     pub user_id: Uuid,
@@ -131,7 +134,7 @@ pub struct Typing {
 }
 
 /// `recording:indicator`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Recording {
     pub user_id: Uuid,
@@ -139,7 +142,7 @@ pub struct Recording {
 }
 
 /// `audio:waveform`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Waveform<'a> {
     pub message_id: Uuid,
@@ -148,7 +151,7 @@ pub struct Waveform<'a> {
 }
 
 /// `message:edited`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Edited<'a> {
     pub message_id: Uuid,
@@ -157,7 +160,7 @@ pub struct Edited<'a> {
 }
 
 /// `message:unsent`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Unsent<'a> {
     pub message_id: Uuid,
@@ -165,7 +168,7 @@ pub struct Unsent<'a> {
 }
 
 /// `message:reactions`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reactions<'a> {
     pub message_id: Uuid,
@@ -173,7 +176,7 @@ pub struct Reactions<'a> {
 }
 
 /// `message:error`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventError<'a> {
     pub event: &'a str,
@@ -200,13 +203,13 @@ pub struct AckOk<'a> {
 }
 
 /// A failed acknowledgement: `{ ok: false, error: { code, message } }`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AckErr<'a> {
     pub ok: bool,
     pub error: AckErrBody<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AckErrBody<'a> {
     pub code: &'static str,
     pub message: &'a str,
@@ -220,7 +223,7 @@ mod tests {
     /// no other: a new event is documented in the same change.
     #[test]
     fn the_protocol_document_names_exactly_the_events_of_the_code() {
-        let doc = include_str!("../../../docs/protocol.md");
+        let doc = include_str!("../../../../docs/protocol.md");
         let documented: std::collections::BTreeSet<&str> = doc
             .lines()
             .filter_map(|l| l.strip_prefix("### `"))
