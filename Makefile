@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx
+.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx caddy
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -52,10 +52,17 @@ $(PYTHON_ENV)/.installed: tests/python/requirements.txt
 	$(PYTHON_ENV)/bin/pip install -q -r tests/python/requirements.txt
 	touch $@
 
-# Chatr behind nginx with deploy/nginx.conf (tests/contract/nginx.js).
-test-proxy: $(CONTRACT)/node_modules/.installed nginx
+# Chatr behind nginx and Caddy with deploy/nginx.conf and deploy/Caddyfile:
+# the proxy checks of tests/contract/behind-proxy.js, then the contract suite
+# through each proxy (all but the files that test the server's own socket
+# handling, its trusted-proxy logic, or the load tool, which a proxy in front
+# replaces or changes by design).
+PROXIED = $(filter-out abuse.test.js proxies.test.js load-tool.test.js,$(notdir $(wildcard $(CONTRACT)/*.test.js)))
+test-proxy: $(CONTRACT)/node_modules/.installed nginx caddy web
 	$(CARGO) build --locked -p chatr
-	cd $(CONTRACT) && node --test --test-timeout=240000 nginx.js
+	cd $(CONTRACT) && node --test --test-timeout=240000 behind-proxy.js
+	cd $(CONTRACT) && CHATR_TEST_PROXY=nginx node --test --test-concurrency=2 --test-timeout=120000 $(PROXIED)
+	cd $(CONTRACT) && CHATR_TEST_PROXY=caddy node --test --test-concurrency=2 --test-timeout=120000 $(PROXIED)
 
 # Debian's nginx for the proxy test.
 nginx:
@@ -63,6 +70,12 @@ nginx:
 	  echo "installing nginx (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
+# Debian's Caddy for the proxy tests.
+caddy:
+	@command -v caddy >/dev/null 2>&1 || { \
+	  echo "installing caddy (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null; }
 
 # The Rust integration tests and the contract suite again, on a throw-away
 # PostgreSQL (scripts/with-postgres.sh: initdb in a temp dir, a free port).

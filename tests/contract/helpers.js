@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import { PROXY_SOURCE, startProxy } from './proxy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Where cargo put it (CARGO_TARGET_DIR moves every build).
@@ -43,7 +44,12 @@ export function tempDir(prefix) {
 }
 
 /** Starts chatr; resolves once it prints the port it listens on. */
-export async function startServer({ env = {}, dataDir, generatedSecret = false } = {}) {
+/** With CHATR_TEST_PROXY=nginx|caddy every server a test starts is reached
+ * through that proxy with its reference configuration (make test-proxy);
+ * `direct` opts a server out (a test that sets up a proxy itself). */
+const PROXY = process.env.CHATR_TEST_PROXY;
+
+export async function startServer({ env = {}, dataDir, generatedSecret = false, direct = false } = {}) {
   dataDir ??= tempDir('chatr-contract-');
   const secret = generatedSecret ? undefined : env.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
   const { JWT_SECRET: _inherited, ...inherited } = process.env;
@@ -56,6 +62,7 @@ export async function startServer({ env = {}, dataDir, generatedSecret = false }
       CHATR_HOST: '127.0.0.1',
       CHATR_DATA_DIR: dataDir,
       CHATR_RATE_LIMITS: 'off',
+      ...(PROXY && !direct ? { CHATR_TRUSTED_PROXIES: PROXY_SOURCE[PROXY] } : {}),
       ...(secret ? { JWT_SECRET: secret } : {}),
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...env,
@@ -75,19 +82,25 @@ export async function startServer({ env = {}, dataDir, generatedSecret = false }
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`chatr exited with ${code}:\n${stderr}`)); });
   });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const proxy = PROXY && !direct ? await startProxy(PROXY, new URL(url).host) : null;
+  // The proxy goes with its server, however the server ends (a test may
+  // signal the process itself).
+  const proxyStopped = proxy ? exited.then(() => proxy.stop()) : Promise.resolve();
   const sockets = new Set();
   return {
-    url, dataDir, secret, child, sockets,
+    url: proxy ? proxy.url : url, direct: url, dataDir, secret, child, sockets,
     stderr: () => stderr,
     /** SIGTERM and wait: a graceful shutdown. */
     async stop() {
       for (const s of sockets) s.disconnect();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await proxyStopped;
       return exited;
     },
     /** SIGKILL: a crash. */
     async kill() {
       child.kill('SIGKILL');
+      await proxyStopped;
       return exited;
     },
   };
@@ -338,7 +351,7 @@ export function apiFrom(server, localAddress, method, urlPath, { body, token, he
 export function adminCli(srv, args) {
   const env = { ...process.env, RUST_LOG: 'warn', CHATR_DATA_DIR: srv.dataDir, JWT_SECRET: srv.secret };
   // No server (PORT 0): admin starts one of its own on the data.
-  env.PORT = srv.url ? new URL(srv.url).port : '0';
+  env.PORT = srv.url ? new URL(srv.direct ?? srv.url).port : '0';
   // With no server, admin opens the data itself: the same database a server would.
   if (!srv.url) Object.assign(env, postgresDatabaseFor(srv.dataDir));
   return new Promise((resolve) => {

@@ -13,7 +13,9 @@ use crate::operator::AdminCommand;
     name = "chatr",
     version,
     about = "Self-hosted real-time 1:1 messaging server",
-    after_help = "Without a command, chatr serves. Every setting is a flag or an environment variable."
+    after_help = "Without a command, chatr serves. Every setting is a flag or an environment variable.\n\
+        Also read from the environment: RUST_LOG (the log filter) and OTEL_EXPORTER_OTLP_ENDPOINT\n\
+        (export request and event spans over OTLP/HTTP; the other OTEL_* variables apply)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -70,8 +72,13 @@ mod tests {
             .filter_map(|a| a.get_env())
             .map(|e| e.to_string_lossy().into_owned())
             .collect();
-        // Read by the log subscriber, not by clap.
-        flags.push("RUST_LOG".into());
+        // Read by the log subscriber and the span exporter, not by clap;
+        // `--help` names them after the flags.
+        let help = cli.clone().render_help().to_string();
+        for extra in ["RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
+            assert!(help.contains(extra), "`chatr --help` names {extra}");
+            flags.push(extra.into());
+        }
         flags.sort();
         let mut documented = table_after("## Configuration");
         documented.sort();

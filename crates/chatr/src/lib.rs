@@ -13,6 +13,7 @@ pub mod fields;
 pub mod http;
 pub mod media;
 pub mod operator;
+pub mod otel;
 pub mod protocol;
 pub mod proxies;
 pub mod realtime;

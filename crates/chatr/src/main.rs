@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use chatr::cli::Command;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -38,7 +39,15 @@ fn main() -> ExitCode {
     match runtime {
         Ok(runtime) => match admin_command {
             Some(command) => runtime.block_on(admin(config, command)),
-            None => runtime.block_on(serve(config)),
+            None => {
+                let export = logging(&config);
+                let code = runtime.block_on(serve(config));
+                // The spans still buffered go out before the process ends.
+                if let Some(export) = export {
+                    export.shutdown();
+                }
+                code
+            }
         },
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -137,17 +146,28 @@ async fn admin(config: chatr::Config, command: chatr::operator::AdminCommand) ->
     }
 }
 
-async fn serve(config: chatr::Config) -> ExitCode {
-    // Logs go to stderr: stdout carries only the line that announces the address.
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        chatr::config::LogFormat::Json => logs.json().with_current_span(true).init(),
-        chatr::config::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+/// Logs to stderr (stdout carries only the line that announces the
+/// address), filtered by `RUST_LOG`; and, when an OTLP endpoint is
+/// configured, spans to it (filtered on their own, see `otel`).
+fn logging(config: &chatr::Config) -> Option<chatr::otel::Export> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match config.log_format {
+        chatr::config::LogFormat::Json => logs.json().with_current_span(true).boxed(),
+        chatr::config::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).boxed(),
+    };
+    let (spans, export) = chatr::otel::layer().unzip();
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(spans)
+        .init();
+    if export.is_some() {
+        tracing::info!("exporting spans over OTLP");
     }
+    export
+}
+
+async fn serve(config: chatr::Config) -> ExitCode {
     tracing::debug!(?config, "configuration");
     if let Some(files) = chatr::config::raise_open_file_limit() {
         tracing::debug!(files, "open-file limit");
