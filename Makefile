@@ -5,7 +5,7 @@ NPM ?= npm
 CONTRACT := tests/contract
 WEB := web
 
-.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx caddy
+.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx caddy systemd-analyze
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -32,7 +32,7 @@ test-protocol:
 	bash scripts/protocol-suites.sh
 
 # The contract suite drives the debug binary with the official socket.io-client.
-test-contract: $(CONTRACT)/node_modules/.installed web
+test-contract: $(CONTRACT)/node_modules/.installed web systemd-analyze
 	$(CARGO) build --locked -p chatr -p chatr-load
 	cd $(CONTRACT) && $(NPM) test
 
@@ -57,7 +57,7 @@ $(PYTHON_ENV)/.installed: tests/python/requirements.txt
 # through each proxy (all but the files that test the server's own socket
 # handling, its trusted-proxy logic, or the load tool, which a proxy in front
 # replaces or changes by design).
-PROXIED = $(filter-out abuse.test.js proxies.test.js load-tool.test.js,$(notdir $(wildcard $(CONTRACT)/*.test.js)))
+PROXIED = $(filter-out abuse.test.js proxies.test.js load-tool.test.js deploy.test.js,$(notdir $(wildcard $(CONTRACT)/*.test.js)))
 test-proxy: $(CONTRACT)/node_modules/.installed nginx caddy web
 	$(CARGO) build --locked -p chatr
 	cd $(CONTRACT) && node --test --test-timeout=240000 behind-proxy.js
@@ -71,6 +71,12 @@ nginx:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
+# systemd's unit checker, for deploy/chatr.service (tests/contract/deploy.test.js).
+systemd-analyze:
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+	  echo "installing systemd (for systemd-analyze; needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
+
 # Debian's Caddy for the proxy tests.
 caddy:
 	@command -v caddy >/dev/null 2>&1 || { \
@@ -79,7 +85,7 @@ caddy:
 
 # The Rust integration tests and the contract suite again, on a throw-away
 # PostgreSQL (scripts/with-postgres.sh: initdb in a temp dir, a free port).
-test-postgres: $(CONTRACT)/node_modules/.installed web
+test-postgres: $(CONTRACT)/node_modules/.installed web systemd-analyze
 	$(CARGO) build --locked -p chatr -p chatr-load
 	bash scripts/with-postgres.sh sh -c '$(CARGO) test --workspace --locked && cd $(CONTRACT) && $(NPM) test'
 
