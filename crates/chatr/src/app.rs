@@ -84,6 +84,11 @@ pub async fn start(
         })?;
     let secret = load_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let tokens = Arc::new(Tokens::new(&secret, config.token_ttl_secs)?);
+    let vapid = crate::push::keys::load(
+        config.vapid_private_key.as_deref(),
+        &config.data_dir,
+        &config.vapid_subject,
+    )?;
     crate::telemetry::install();
     let storage = Storage::open(config.data_dir.join("uploads"))?;
     let store = Store::open(&config.database_url(), config.sqlite_synchronous).await?;
@@ -103,6 +108,12 @@ pub async fn start(
         roster.clone(),
     ));
     let fanout = Fanout::new(peers, revocations.clone());
+    let pusher = crate::push::Pusher::start(
+        store.clone(),
+        vapid,
+        config.push_daily_cap,
+        config.push_allow_insecure,
+    )?;
     let chat = Chat::new(
         store.clone(),
         storage.clone(),
@@ -111,6 +122,7 @@ pub async fn start(
         config.rate_limits == RateLimits::On,
         config.storage_quota_bytes,
         config.max_sessions_per_user,
+        pusher,
     );
     chat.relations.load().await?;
     let config = Arc::new(config);

@@ -23,7 +23,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use crate::config::Config;
 
 /// Files of the data dir, besides the database and uploads, that a restore needs.
-const SECRETS: &[&str] = &["jwt_secret"];
+const SECRETS: &[&str] = &["jwt_secret", crate::push::keys::KEY_FILE];
 const DATABASE: &str = "chatr.db";
 const UPLOADS: &str = "uploads";
 /// Uploads in progress; not part of a backup.

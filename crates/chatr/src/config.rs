@@ -109,6 +109,32 @@ pub struct Config {
     /// cut off (an upload that keeps moving goes on, however long it takes).
     #[arg(long, env = "CHATR_BODY_TIMEOUT_SECS", default_value_t = 10)]
     pub body_timeout_secs: u64,
+
+    /// The Web Push (VAPID) private key: a P-256 scalar, base64url. Without
+    /// it one is generated once and kept in the data dir. Every node of a
+    /// cluster needs the same one.
+    #[arg(long, env = "CHATR_VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<String>,
+
+    /// Who push services may contact about this server's pushes: a
+    /// `mailto:` or `https:` URL.
+    #[arg(
+        long,
+        env = "CHATR_VAPID_SUBJECT",
+        default_value = "mailto:postmaster@localhost"
+    )]
+    pub vapid_subject: String,
+
+    /// Pushes one browser subscription may receive per day; past it they
+    /// wait for the next day.
+    #[arg(long, env = "CHATR_PUSH_DAILY_CAP", default_value_t = 1000)]
+    pub push_daily_cap: u32,
+
+    /// Tests only: accept `http` push endpoints and loopback addresses.
+    /// Never on a real server: clients choose the endpoints the server calls.
+    #[arg(long, env = "CHATR_PUSH_ALLOW_INSECURE", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub push_allow_insecure: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -190,6 +216,10 @@ impl Config {
             max_connections: None,
             header_timeout_secs: 15,
             body_timeout_secs: 10,
+            vapid_private_key: None,
+            vapid_subject: "mailto:postmaster@localhost".into(),
+            push_daily_cap: 1000,
+            push_allow_insecure: false,
         }
     }
 }
@@ -228,6 +258,13 @@ impl fmt::Debug for Config {
             .field("max_connections", &self.max_connections())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)
+            .field(
+                "vapid_private_key",
+                &self.vapid_private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("vapid_subject", &self.vapid_subject)
+            .field("push_daily_cap", &self.push_daily_cap)
+            .field("push_allow_insecure", &self.push_allow_insecure)
             .finish()
     }
 }

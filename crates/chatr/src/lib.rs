@@ -16,6 +16,7 @@ pub mod operator;
 pub mod otel;
 pub mod protocol;
 pub mod proxies;
+pub mod push;
 pub mod realtime;
 pub mod serve;
 pub mod state;

@@ -22,6 +22,8 @@ pub const UPLOADS: &str = "chatr_uploads_total";
 pub const UPLOAD_BYTES: &str = "chatr_upload_bytes_total";
 pub const DATABASE_ERRORS: &str = "chatr_database_errors_total";
 pub const REDIS_ERRORS: &str = "chatr_redis_errors_total";
+pub const PUSHES: &str = "chatr_pushes_total";
+pub const PUSH_QUEUE: &str = "chatr_push_queue";
 pub const PROCESS_CPU: &str = "chatr_process_cpu_seconds";
 pub const PROCESS_RSS: &str = "chatr_process_resident_memory_bytes";
 pub const PROCESS_FDS: &str = "chatr_process_open_fds";
@@ -33,6 +35,11 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn messages_stored() -> &'static metrics::Counter {
     static H: OnceLock<metrics::Counter> = OnceLock::new();
     H.get_or_init(|| metrics::counter!(MESSAGES_STORED))
+}
+
+pub fn push_queue() -> &'static metrics::Gauge {
+    static H: OnceLock<metrics::Gauge> = OnceLock::new();
+    H.get_or_init(|| metrics::gauge!(PUSH_QUEUE))
 }
 
 pub fn messages_delivered() -> &'static metrics::Counter {
@@ -105,6 +112,11 @@ fn describe() {
     describe_counter!(UPLOAD_BYTES, Unit::Bytes, "bytes of files uploaded");
     describe_counter!(DATABASE_ERRORS, "database operations that failed");
     describe_counter!(REDIS_ERRORS, "Redis operations that failed");
+    describe_counter!(
+        PUSHES,
+        "Web Push deliveries by outcome: sent, gone, refused, failed, capped, dropped"
+    );
+    describe_gauge!(PUSH_QUEUE, "pushes waiting for a delivery slot");
     describe_gauge!(
         PROCESS_CPU,
         Unit::Seconds,

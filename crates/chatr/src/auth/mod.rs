@@ -179,6 +179,12 @@ pub async fn logout(state: &AppState, token: &Verified) -> Result<()> {
         .chat
         .accounts
         .tokens_revoked(token.user, Some((token.jti, exp)), None);
+    // The session's browsers are not to be woken for this user any more.
+    state
+        .chat
+        .store()
+        .remove_token_subscriptions(token.jti)
+        .await?;
     Ok(())
 }
 
@@ -188,6 +194,7 @@ pub async fn revoke_all(state: &AppState, user: Uuid) -> Result<i64> {
     state.chat.store().set_tokens_valid_after(user, at).await?;
     state.revocations.cut_off(user, at);
     state.chat.accounts.tokens_revoked(user, None, Some(at));
+    state.chat.store().remove_user_subscriptions(user).await?;
     Ok(at)
 }
 

@@ -238,6 +238,7 @@ impl Accounts {
     pub async fn delete(&self, user: Uuid, revoke_ms: i64) -> Result<()> {
         let at = clock::now();
         let deleted = self.0.store.delete_account(user, &at, revoke_ms).await?;
+        self.0.store.remove_user_subscriptions(user).await?;
         for url in &deleted.files {
             self.0.storage.remove(url).await;
             if let Some(small) = crate::media::storage::small_avatar_url(url) {

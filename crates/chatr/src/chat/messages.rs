@@ -127,9 +127,11 @@ struct Inner {
     storage: Storage,
     /// Bytes of files one user may have stored (0: no limit).
     storage_quota: u64,
+    notifications: super::Notifications,
 }
 
 impl Messages {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         profiles: Arc<Profiles>,
@@ -138,6 +140,7 @@ impl Messages {
         relations: Relations,
         storage: Storage,
         storage_quota: u64,
+        notifications: super::Notifications,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
@@ -147,6 +150,7 @@ impl Messages {
             relations,
             storage,
             storage_quota,
+            notifications,
         }))
     }
 
@@ -361,6 +365,7 @@ impl Messages {
             message_id: message.id,
             status: Status::Sent,
         });
+        self.0.notifications.stored(&message);
         Ok(Arc::unwrap_or_clone(message))
     }
 

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod messages;
 pub mod model;
 pub mod notice;
+pub mod notifications;
 pub mod presence;
 pub mod profiles;
 pub mod relations;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use crate::store::Store;
 pub use accounts::Accounts;
 pub use messages::{Attachment, Messages, SendText};
+pub use notifications::Notifications;
 pub use relations::Relations;
 pub use sessions::Sessions;
 
@@ -33,6 +35,7 @@ pub struct Chat {
     pub relations: Relations,
     pub accounts: Accounts,
     pub profiles: Arc<profiles::Profiles>,
+    pub notifications: Notifications,
     store: Store,
 }
 
@@ -46,19 +49,11 @@ impl Chat {
         rate_limits: bool,
         storage_quota: u64,
         max_sessions_per_user: u32,
+        push: crate::push::Pusher,
     ) -> Self {
         let profiles = Arc::new(profiles::Profiles::default());
         let limiter = limits::Limiter::new(rate_limits, roster.clone());
         let relations = Relations::new(store.clone());
-        let messages = Messages::new(
-            store.clone(),
-            profiles.clone(),
-            announce.clone(),
-            limiter.clone(),
-            relations.clone(),
-            storage.clone(),
-            storage_quota,
-        );
         let sessions = Sessions::new(
             store.clone(),
             profiles.clone(),
@@ -67,6 +62,17 @@ impl Chat {
             roster,
             max_sessions_per_user,
             relations.clone(),
+        );
+        let notifications = Notifications::new(sessions.clone(), store.clone(), push);
+        let messages = Messages::new(
+            store.clone(),
+            profiles.clone(),
+            announce.clone(),
+            limiter.clone(),
+            relations.clone(),
+            storage.clone(),
+            storage_quota,
+            notifications.clone(),
         );
         let accounts = Accounts::new(
             store.clone(),
@@ -83,6 +89,7 @@ impl Chat {
             relations,
             accounts,
             profiles,
+            notifications,
             store,
         }
     }

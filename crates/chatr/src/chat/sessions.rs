@@ -156,6 +156,30 @@ impl Sessions {
         self.0.presence.connected_users()
     }
 
+    /// Whether `user` has a session on this node.
+    pub fn connected_here(&self, user: Uuid) -> bool {
+        self.0.presence.is_connected(user)
+    }
+
+    /// Whether `user` has a session anywhere in the cluster. Should Redis
+    /// not answer, the answer is no: a push too many beats a message missed.
+    pub async fn connected_anywhere(&self, user: Uuid) -> bool {
+        if self.connected_here(user) {
+            return true;
+        }
+        match &self.0.roster {
+            None => false,
+            Some(roster) => match roster.online(&[user]).await {
+                Ok(online) => online.first().copied().unwrap_or(false),
+                Err(e) => {
+                    metrics::counter!(crate::telemetry::REDIS_ERRORS).increment(1);
+                    tracing::warn!(error = %e, "cluster presence unavailable");
+                    false
+                }
+            },
+        }
+    }
+
     /// Whether Redis answers; `None` on a lone node, which has none.
     pub async fn redis_ok(&self) -> Option<bool> {
         match &self.0.roster {

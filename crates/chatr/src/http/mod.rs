@@ -9,6 +9,7 @@ mod health;
 mod messages;
 pub mod metrics;
 pub mod openapi;
+mod push;
 mod uploads;
 mod users;
 mod web;
@@ -41,6 +42,7 @@ pub fn api(max_upload: u64) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin::router())
         .merge(users::router())
         .merge(messages::router())
+        .merge(push::router())
         .split_for_parts()
 }
 
@@ -176,6 +178,7 @@ mod tests {
             ("messages.rs", include_str!("messages.rs")),
             ("metrics.rs", include_str!("metrics.rs")),
             ("mod.rs", include_str!("mod.rs")),
+            ("push.rs", include_str!("push.rs")),
             ("uploads.rs", include_str!("uploads.rs")),
             ("users.rs", include_str!("users.rs")),
             ("web.rs", include_str!("web.rs")),

@@ -35,6 +35,7 @@ pub const BEARER: &str = "bearer";
         (name = "messages", description = "History, search, uploads"),
         (name = "files", description = "Stored uploads"),
         (name = "admin", description = "Operators and users with role admin"),
+        (name = "push", description = "Web Push subscriptions (docs/notifications.md)"),
         (name = "operations", description = "Health, readiness, metrics, these documents"),
     )
 )]
@@ -199,4 +200,38 @@ pub enum Role {
 #[allow(dead_code)]
 pub struct RoleChange {
     pub role: Role,
+}
+
+/// The keys of a push subscription.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PushKeys {
+    /// The browser's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The browser's 16-byte authentication secret, base64url.
+    pub auth: String,
+}
+
+/// `POST /api/push/subscriptions`: `PushSubscription.toJSON()` as the
+/// browser gives it (`expirationTime` and other members are ignored).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PushSubscriptionBody {
+    /// An https URL of a push service, at a public address.
+    pub endpoint: String,
+    pub keys: PushKeys,
+}
+
+/// `DELETE /api/push/subscriptions`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PushUnsubscribe {
+    pub endpoint: String,
+}
+
+/// `PATCH /api/push/preferences`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PushPreferencesUpdate {
+    pub previews: bool,
 }

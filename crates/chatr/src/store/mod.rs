@@ -8,6 +8,7 @@ mod accounts;
 pub mod admin;
 mod media;
 mod messages;
+pub mod push;
 mod reader;
 mod relations;
 mod rows;
