@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
-  api, assertEachOnceAcrossJoins, connect, emitAck, keepSending, receivedEvents, register, settle, startServer, tempDir, upload,
-  waitFor,
+  api, assertEachOnceAcrossJoins, connect, emitAck, keepSending, receivedEvents, register, settle, sleep, startServer, tempDir,
+  upload, waitFor,
 } from './helpers.js';
+import { startPushService } from './push-service.js';
 
 const REDIS = process.env.CHATR_TEST_REDIS;
 if (!REDIS || !process.env.CHATR_TEST_POSTGRES) {
@@ -17,7 +18,12 @@ if (!REDIS || !process.env.CHATR_TEST_POSTGRES) {
 
 const nodes = [];
 let dataDir;
-const env = { REDIS_URL: REDIS, JWT_SECRET: 'a-cluster-test-secret-shared-by-all-three-nodes' };
+const env = {
+  REDIS_URL: REDIS,
+  JWT_SECRET: 'a-cluster-test-secret-shared-by-all-three-nodes',
+  // The test's push service is http on loopback.
+  CHATR_PUSH_ALLOW_INSECURE: '1',
+};
 before(async () => {
   dataDir = tempDir('chatr-cluster-');
   // One after the other: the first applies the migrations.
@@ -344,4 +350,40 @@ test('edits, unsends, reactions, blocks and visibility reach every node', async 
   const seen = await emitAck(c1, 'presence:request', [a.user.id]);
   assert.deepEqual(seen.statuses, [{ userId: a.user.id, status: 'offline', lastSeen: null }]);
   a1.close(); b2.close(); c1.close();
+});
+
+test('Web Push: a message is pushed once by the cluster, and not while the user is connected to another node', async () => {
+  // Node 3 died above; a fresh node takes its place here.
+  const n3 = await startServer({ env, dataDir });
+  extra.push(n3);
+  const [n1, n2] = nodes;
+  const key = (await api(n1, 'GET', '/api/push/vapid-public-key')).body.publicKey;
+  for (const n of [n2, n3]) {
+    assert.equal((await api(n, 'GET', '/api/push/vapid-public-key')).body.publicKey, key, 'one key for the cluster');
+  }
+  const push = await startPushService({ expectedKey: key });
+  const a = await register(n1, 'cp');
+  const b = await register(n2, 'cp');
+  const sub = push.subscribe();
+  assert.equal((await api(n3, 'POST', '/api/push/subscriptions', { token: b.token, body: sub.json })).status, 201);
+  const a1 = await connect(n1, a.token);
+  const b3 = await connect(n3, b.token);
+  await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'while connected elsewhere' });
+  await waitFor(b3, 'message:received');
+  await sleep(800);
+  assert.equal(sub.attempts.length, 0, 'connected on node 3: node 1 does not push');
+  b3.close();
+  await sleep(500);
+  const away = await emitAck(a1, 'message:send', { recipientId: b.user.id, content: 'away now' });
+  const deadline = Date.now() + 8000;
+  while (sub.delivered.length < 1) {
+    assert.ok(Date.now() < deadline, 'the push arrives');
+    await sleep(50);
+  }
+  await sleep(1000);
+  assert.equal(sub.attempts.length, 1, 'once, not once per node');
+  assert.equal(sub.delivered[0].messageId, away.message.id);
+  assert.deepEqual(push.errors(), []);
+  a1.close();
+  await push.close();
 });
