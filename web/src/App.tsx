@@ -3,8 +3,12 @@ import { useCallback, useEffect, useState } from 'react';
 import { api, type Session } from './lib/api';
 import { AuthScreen } from './components/AuthScreen';
 import { ChatScreen } from './components/ChatScreen';
+import { disablePush } from './lib/notify';
+import { ApiError } from './lib/api';
 
 const KEY = 'chatr.token';
+/** The user of the kept token, so that the app opens without a network. */
+const USER_KEY = 'chatr.user';
 
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
@@ -14,18 +18,28 @@ export function App() {
     const token = localStorage.getItem(KEY);
     if (!token) return;
     api.me(token)
-      .then((user) => setSession({ token, user }))
-      .catch(() => localStorage.removeItem(KEY))
+      .then((user) => { localStorage.setItem(USER_KEY, JSON.stringify(user)); setSession({ token, user }); })
+      .catch((err) => {
+        // Offline (or the server is away): open with what was kept; the
+        // chat says it is offline and catches up when it can.
+        const kept = localStorage.getItem(USER_KEY);
+        if (!(err instanceof ApiError && err.status > 0) && kept) setSession({ token, user: JSON.parse(kept) });
+        else localStorage.removeItem(KEY);
+      })
       .finally(() => setChecking(false));
   }, []);
 
   const signedIn = (s: Session) => {
     localStorage.setItem(KEY, s.token);
+    localStorage.setItem(USER_KEY, JSON.stringify(s.user));
     setSession(s);
   };
   // Stable, since the socket's lifetime depends on it.
   const forget = useCallback(() => {
     localStorage.removeItem(KEY);
+    localStorage.removeItem(USER_KEY);
+    // The server dropped this session's subscription; the browser's goes too.
+    void disablePush().catch(() => undefined);
     setSession(null);
   }, []);
   /** Logging out revokes this token on the server too. */

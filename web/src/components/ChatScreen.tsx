@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { api, type Session } from '../lib/api';
-import { clock, day, duration, presenceLine } from '../lib/format';
+import { clock, day, presenceLine, previewOf } from '../lib/format';
 import type { Message, Shown, User } from '../lib/types';
 import { useChat } from '../lib/useChat';
+import { enablePush, pushState, showUnread, worker, type PushState } from '../lib/notify';
 import { Avatar } from './Avatar';
 import { Bubble, Marked, editable } from './Bubble';
 import { Composer } from './Composer';
@@ -44,6 +45,46 @@ export function ChatScreen({ session, onSignOut, onExpired, onProfile, onSession
   const [hits, setHits] = useState<Message[]>([]);
   const [jump, setJump] = useState<string | null>(null);
   const [settings, setSettings] = useState(false);
+  const [push, setPush] = useState<PushState | null>(null);
+  const [promptDismissed, setPromptDismissed] = useState(() => localStorage.getItem(PROMPT_KEY) === 'dismissed');
+
+  // The service worker: push notifications and the offline app shell.
+  useEffect(() => { void worker().then(() => pushState()).then(setPush); }, []);
+
+  // Unread messages in the tab title and on the installed app's badge.
+  const unread = chat.conversations.reduce((n, c) => n + c.unreadCount, 0);
+  useEffect(() => { showUnread(unread); }, [unread]);
+  useEffect(() => () => showUnread(0), []);
+
+  // A notification clicked: its conversation opens (the worker says which;
+  // a fresh window gets it as ?c=).
+  const { openConversation, conversations } = chat;
+  const openById = useCallback(async (id: string) => {
+    const known = conversations.find((c) => c.user.id === id)?.user;
+    const user = known ?? await api.user(token, id).catch(() => null);
+    if (user) openConversation(user);
+  }, [conversations, openConversation, token]);
+  const wanted = useRef(new URLSearchParams(location.search).get('c'));
+  useEffect(() => {
+    if (!wanted.current || !conversations.length) return;
+    const id = wanted.current;
+    wanted.current = null;
+    history.replaceState(null, '', '/');
+    void openById(id);
+  }, [conversations, openById]);
+  useEffect(() => {
+    if (!('serviceWorker' in navigator)) return;
+    const onMessage = (e: MessageEvent) => {
+      if (e.data?.type === 'open-conversation' && typeof e.data.id === 'string') void openById(e.data.id);
+    };
+    navigator.serviceWorker.addEventListener('message', onMessage);
+    return () => navigator.serviceWorker.removeEventListener('message', onMessage);
+  }, [openById]);
+
+  // Asked once there is someone to hear from, not on first load.
+  const askNow = push === 'off' && !promptDismissed && chat.conversations.length > 0
+    && typeof Notification !== 'undefined' && Notification.permission === 'default';
+  const dismissPrompt = () => { localStorage.setItem(PROMPT_KEY, 'dismissed'); setPromptDismissed(true); };
 
   useEffect(() => {
     const q = query.trim();
@@ -74,6 +115,13 @@ export function ChatScreen({ session, onSignOut, onExpired, onProfile, onSession
           <span className={`conn ${chat.connection}`} role="status">{chat.connection === 'online' ? '' : chat.connection === 'connecting' ? 'connecting…' : 'offline, reconnecting…'}</span>
           <button className="link" onClick={onSignOut}>Log out</button>
         </header>
+        {askNow && (
+          <div className="notify-prompt" role="region" aria-label="Notifications">
+            <span>Know when a message arrives, even with Chatr closed.</span>
+            <button type="button" onClick={() => void enablePush(token).then(setPush).catch(() => setPush('off')).finally(dismissPrompt)}>Turn on notifications</button>
+            <button type="button" className="link" onClick={dismissPrompt}>Not now</button>
+          </div>
+        )}
         <input className="search" type="search" placeholder="Search people and messages" aria-label="Find people" value={query} onChange={(e) => setQuery(e.target.value)} />
         <ul className="list">
           {query.trim()
@@ -110,24 +158,16 @@ export function ChatScreen({ session, onSignOut, onExpired, onProfile, onSession
         ? <Conversation key={open.id} chat={chat} me={me} partner={open} jump={jump} onJumped={() => setJump(null)} />
         : <section className="empty">Pick a conversation or find someone to talk to.</section>}
       {settings && <Settings token={token} me={me} onClose={() => setSettings(false)} onProfile={onProfile}
-        onSession={onSession} onSignedOut={onExpired} />}
+        onSession={onSession} onSignedOut={onExpired} push={push} onPush={setPush} />}
     </div>
   );
 }
 
-/** The list's one-line preview; words, not emoji, which not every system can draw. */
 const HISTORY_PAGE = 50;
 
-function previewOf(m: Message): string {
-  if (m.deletedAt) return 'This message was deleted';
-  switch (m.type) {
-    case 'text': return m.content;
-    case 'image': return m.content ? `Photo: ${m.content}` : 'Photo';
-    case 'voice': return `Voice note${m.duration ? ` (${duration(m.duration)})` : ''}`;
-    case 'audio': return `Audio: ${m.fileName ?? 'file'}`;
-    default: return `File: ${m.fileName ?? 'file'}`;
-  }
-}
+/** Where "Not now" on the notifications prompt is remembered. */
+const PROMPT_KEY = 'chatr.notify.prompt';
+
 
 interface ConversationProps {
   chat: ReturnType<typeof useChat>;

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, type Session } from '../lib/api';
 import type { User, Visibility } from '../lib/types';
+import { disablePush, enablePush, type PushState } from '../lib/notify';
 
 interface Props {
   token: string;
@@ -13,7 +14,17 @@ interface Props {
   onSession: (session: Session) => void;
   /** The account's tokens are gone (logged out everywhere, deleted). */
   onSignedOut: () => void;
+  /** Whether this browser gets pushes (null while unknown). */
+  push: PushState | null;
+  onPush: (state: PushState) => void;
 }
+
+const PUSH_STATES: Record<PushState, string> = {
+  on: 'On: this browser shows new messages while Chatr is closed.',
+  off: 'Off for this browser.',
+  denied: 'Blocked in this browser’s site settings; allow notifications there first.',
+  unsupported: 'This browser cannot receive notifications from Chatr (on iPhone and iPad, add Chatr to the home screen first).',
+};
 
 const AUDIENCES: [Visibility, string, string][] = [
   ['everyone', 'Everyone', 'Anyone who looks you up sees when you are online and when you were last seen.'],
@@ -23,7 +34,7 @@ const AUDIENCES: [Visibility, string, string][] = [
 
 const why = (err: unknown) => (err instanceof ApiError ? err.message : 'Something went wrong; try again.');
 
-export function Settings({ token, me, onClose, onProfile, onSession, onSignedOut }: Props) {
+export function Settings({ token, me, onClose, onProfile, onSession, onSignedOut, push, onPush }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [visibility, setVisibility] = useState<Visibility>(me.presenceVisibility ?? 'everyone');
   const [note, setNote] = useState<{ where: string; text: string; bad?: boolean } | null>(null);
@@ -32,6 +43,25 @@ export function Settings({ token, me, onClose, onProfile, onSession, onSignedOut
   const [next, setNext] = useState('');
   const [deletePassword, setDeletePassword] = useState('');
   const [sure, setSure] = useState(false);
+  const [previews, setPreviews] = useState<boolean | null>(null);
+
+  useEffect(() => { api.pushPreferences(token).then((p) => setPreviews(p.previews)).catch(() => setPreviews(null)); }, [token]);
+
+  function togglePush() {
+    void run('push', async () => {
+      const state = push === 'on' ? await disablePush(token) : await enablePush(token);
+      onPush(state);
+      return state === 'on' ? 'Notifications are on.' : state === 'off' ? 'Notifications are off.' : null;
+    });
+  }
+
+  function choosePreviews(on: boolean) {
+    setPreviews(on);
+    void run('push', async () => {
+      setPreviews((await api.setPushPreferences(token, on)).previews);
+      return 'Saved.';
+    });
+  }
 
   useEffect(() => {
     const d = dialog.current;
@@ -115,6 +145,23 @@ export function Settings({ token, me, onClose, onProfile, onSession, onSignedOut
           </label>
         ))}
         {said('visibility')}
+      </fieldset>
+
+      <fieldset>
+        <legend>Notifications</legend>
+        <p data-testid="push-state">{push ? PUSH_STATES[push] : 'Checking…'}</p>
+        {(push === 'on' || push === 'off') && (
+          <button type="button" disabled={busy} onClick={togglePush}>
+            {push === 'on' ? 'Turn off notifications' : 'Turn on notifications'}
+          </button>
+        )}
+        {previews !== null && (
+          <label className="choice">
+            <input type="checkbox" checked={previews} disabled={busy} onChange={(e) => choosePreviews(e.target.checked)} />
+            <span><strong>Show previews</strong><small>Who wrote and the first words. Off: only “New message”.</small></span>
+          </label>
+        )}
+        {said('push')}
       </fieldset>
 
       <form onSubmit={changePassword}>

@@ -88,6 +88,13 @@ export const api = {
   logout: (token: string) => call<null>('POST', '/api/auth/logout', token),
   logoutAll: (token: string) => call<null>('POST', '/api/auth/logout-all', token),
   deleteAccount: (token: string, password: string) => call<null>('DELETE', '/api/users/me', token, { password }),
+  vapidPublicKey: () => call<{ publicKey: string }>('GET', '/api/push/vapid-public-key', null),
+  subscribePush: (token: string, subscription: PushSubscriptionJSON) =>
+    call<{ endpoint: string }>('POST', '/api/push/subscriptions', token, subscription),
+  unsubscribePush: (token: string, endpoint: string) => call<null>('DELETE', '/api/push/subscriptions', token, { endpoint }),
+  pushPreferences: (token: string) => call<{ previews: boolean }>('GET', '/api/push/preferences', token),
+  setPushPreferences: (token: string, previews: boolean) =>
+    call<{ previews: boolean }>('PATCH', '/api/push/preferences', token, { previews }),
   /** The whole export as a Blob (the browser then saves it). */
   exportData: async (token: string): Promise<Blob> => {
     const res = await fetch('/api/users/me/export', { headers: { authorization: `Bearer ${token}` } });

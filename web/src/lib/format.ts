@@ -1,4 +1,5 @@
 // Time and size formatting, pure so that it can be tested.
+import type { Message } from './types';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -44,4 +45,16 @@ export function bytes(n: number | null | undefined): string {
   if (v < 1024) return `${v} B`;
   if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KB`;
   return `${(v / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The list's one-line preview; words, not emoji, which not every system can draw. */
+export function previewOf(m: Message): string {
+  if (m.deletedAt) return 'This message was deleted';
+  switch (m.type) {
+    case 'text': return m.content;
+    case 'image': return m.content ? `Photo: ${m.content}` : 'Photo';
+    case 'voice': return `Voice note${m.duration ? ` (${duration(m.duration)})` : ''}`;
+    case 'audio': return `Audio: ${m.fileName ?? 'file'}`;
+    default: return `File: ${m.fileName ?? 'file'}`;
+  }
 }

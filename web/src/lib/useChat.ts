@@ -5,6 +5,8 @@ import { io, type Socket } from 'socket.io-client';
 import { api, ApiError } from './api';
 import { extractWaveform } from './waveform';
 import { advance } from './status';
+import { previewOf } from './format';
+import { looking, notifyDesktop } from './notify';
 import type { Conversation, Message, Presence, Reaction, ReplyTo, Shown, User } from './types';
 
 export type Connection = 'connecting' | 'online' | 'offline';
@@ -226,6 +228,11 @@ export function useChat(token: string, me: User, onUnauthorized: () => void) {
       if (m.senderId !== me.id) {
         socket.emit('message:delivered', { messageId: m.id, senderId: m.senderId });
         setTyping((t) => ({ ...t, [m.senderId]: false }));
+        // The app is open but not looked at: a desktop notification (none
+        // while the person has this very conversation in front of them).
+        if (!looking() && !(document.visibilityState === 'visible' && openRef.current?.id === m.senderId)) {
+          void notifyDesktop(m.senderUsername, previewOf(m), m.senderId).catch(() => undefined);
+        }
       }
       void refreshConversations();
     });
