@@ -51,6 +51,7 @@ where
     if !configured() {
         return None;
     }
+    crate::push::install_tls_provider();
     let exporter = match SpanExporter::builder().with_http().build() {
         Ok(exporter) => exporter,
         Err(e) => {

@@ -97,9 +97,7 @@ impl Pusher {
                  Tests only — never on a server facing the internet."
             );
         }
-        // One process-wide TLS provider (the `ring` one; an error means one
-        // is installed already).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .https_only(!insecure)
@@ -176,6 +174,15 @@ impl Pusher {
             tracing::warn!("the push queue is full: a push was dropped");
         }
     }
+}
+
+/// The process's TLS provider for outbound HTTPS (pushes, span export):
+/// rustls on `ring`, installed once before any client is built — reqwest is
+/// built without a provider of its own (aws-lc would need a C toolchain and
+/// minutes of build), and a client built before this would fail.
+pub fn install_tls_provider() {
+    // An error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The browser's public key and auth secret, decoded.
