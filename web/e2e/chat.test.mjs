@@ -1,19 +1,13 @@
 // The web client end to end: the real chatr binary (with the client embedded),
 // two users in two headless Chromium contexts.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { ROOT, T, createAccount, launchBrowser, startChatr } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-// Where cargo put it (CARGO_TARGET_DIR moves every build).
-const BIN = process.env.CHATR_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/chatr');
 const SHOTS = path.join(ROOT, 'docs/screenshots');
-const T = 10000;
 
 let server;
 let url;
@@ -27,47 +21,23 @@ const tempDir = (prefix) => {
 };
 
 before(async () => {
-  const dataDir = tempDir('chatr-e2e-');
-  // Every browser here comes from 127.0.0.1, which the registration throttle
-  // (five an address, then one each two minutes) counts as one person.
-  server = spawn(BIN, [], {
-    env: { ...process.env, PORT: '0', CHATR_DATA_DIR: dataDir, RUST_LOG: 'warn', CHATR_RATE_LIMITS: 'off' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  url = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => { out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]); });
-    server.on('exit', (c) => reject(new Error(`chatr exited ${c}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  server = await startChatr(tempDir('chatr-e2e-'));
+  url = server.url;
+  browser = await launchBrowser(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required']);
   fs.mkdirSync(SHOTS, { recursive: true });
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function signUp(name, viewport = { width: 1100, height: 720 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
-  await page.goto(url);
-  await page.getByRole('button', { name: 'New here? Create an account' }).click();
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Email').fill(`${name}@example.com`);
-  await page.getByLabel('Password').fill('Secret123!');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: T });
+  await createAccount(page, url, name);
   return { context, page };
 }
 

@@ -1,19 +1,14 @@
 // The messenger features in the browser, end to end: two people in two
 // headless Chromium contexts against the real chatr binary.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
+import { ROOT, T, createAccount, launchBrowser, startChatr } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.CHATR_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/chatr');
 const SHOTS = path.join(ROOT, 'docs/screenshots');
-const T = 10000;
 
 let server;
 let url;
@@ -22,45 +17,22 @@ let dataDir;
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-e2e-features-'));
-  // Every browser here comes from 127.0.0.1, which the registration throttle
-  // counts as one person.
-  server = spawn(BIN, [], {
-    env: { ...process.env, PORT: '0', CHATR_DATA_DIR: dataDir, RUST_LOG: 'warn', CHATR_RATE_LIMITS: 'off' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  url = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => { out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]); });
-    server.on('exit', (c) => reject(new Error(`chatr exited ${c}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  server = await startChatr(dataDir);
+  url = server.url;
+  browser = await launchBrowser();
   fs.mkdirSync(SHOTS, { recursive: true });
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function signUp(name) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, acceptDownloads: true });
   const page = await context.newPage();
-  await page.goto(url);
-  await page.getByRole('button', { name: 'New here? Create an account' }).click();
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Email').fill(`${name}@example.com`);
-  await page.getByLabel('Password').fill('Secret123!');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: T });
+  await createAccount(page, url, name);
   return { context, page, name };
 }
 

@@ -12,18 +12,13 @@
 // the page is told it is hidden and unfocused; and a notification cannot be
 // clicked, so the click event is dispatched in the worker.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.CHATR_BIN ?? path.resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug/chatr');
-const T = 10000;
+import { CHROMIUM, CHROMIUM_ARGS, T, createAccount, launchBrowser, startChatr } from './harness.mjs';
 
 let server;
 let url;
@@ -32,29 +27,14 @@ let dataDir;
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-e2e-notify-'));
-  server = spawn(BIN, [], {
-    env: { ...process.env, PORT: '0', CHATR_DATA_DIR: dataDir, RUST_LOG: 'warn', CHATR_RATE_LIMITS: 'off' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  url = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => { out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]); });
-    server.on('exit', (c) => reject(new Error(`chatr exited ${c}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  server = await startChatr(dataDir);
+  url = server.url;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -77,13 +57,7 @@ async function person(name) {
 
 async function signUp(context, name) {
   const page = await context.newPage();
-  await page.goto(url);
-  await page.getByRole('button', { name: 'New here? Create an account' }).click();
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Email').fill(`${name}@example.com`);
-  await page.getByLabel('Password').fill('Secret123!');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: T });
+  await createAccount(page, url, name);
   const me = await page.evaluate(() => JSON.parse(localStorage.getItem('chatr.user')));
   return { page, me };
 }
@@ -113,10 +87,7 @@ async function until(check, what) {
 test('the service worker registers, the manifest is valid and the app installable', async () => {
   // Installability is not offered in incognito, which every newContext is.
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chatr-e2e-profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const { page } = await signUp(context, `inst${Date.now() % 1e6}`);
   const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
   assert.equal(scope, `${url}/`);
