@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod fields;
 pub mod http;
+pub mod keyfile;
 pub mod media;
 pub mod operator;
 pub mod otel;

@@ -201,28 +201,10 @@ pub fn load_secret(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>>
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &secret)
+    crate::keyfile::write_private(&path, &secret)
         .map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))?;
     tracing::info!(path = %path.display(), "no JWT_SECRET given: generated one and kept it in the data dir");
     Ok(secret.into_bytes())
-}
-
-#[cfg(unix)]
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ pub fn load(configured: Option<&str>, data_dir: &Path, subject: &str) -> Result<
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let pair = ES256KeyPair::generate();
                     let encoded = Base64UrlUnpadded::encode_string(&pair.to_bytes());
-                    crate::auth::token::write_private(&path, &encoded)
+                    crate::keyfile::write_private(&path, &encoded)
                         .map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))?;
                     tracing::info!(path = %path.display(), "generated a VAPID key pair for Web Push");
                     pair
