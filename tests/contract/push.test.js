@@ -163,6 +163,27 @@ describe('Web Push', () => {
     a.close();
   });
 
+  test('a new password or a deleted account takes every subscription along', async () => {
+    const alice = await register(server, 'pa');
+    const bob = await register(server, 'pb');
+    const carol = await register(server, 'pc');
+    const bobs = push.subscribe();
+    const carols = push.subscribe();
+    await subscribe(bob.token, bobs);
+    await subscribe(carol.token, carols);
+    const changed = await api(server, 'POST', '/api/auth/password', {
+      token: bob.token, body: { currentPassword: bob.password, newPassword: 'Another123!' },
+    });
+    assert.equal(changed.status, 200);
+    assert.equal((await api(server, 'DELETE', '/api/users/me', { token: carol.token, body: { password: carol.password } })).status, 204);
+    const a = await connect(server, alice.token);
+    await emitAck(a, 'message:send', { recipientId: bob.user.id, content: 'after the new password' });
+    await sleep(800);
+    assert.equal(bobs.attempts.length, 0);
+    assert.equal(carols.attempts.length, 0);
+    a.close();
+  });
+
   test('unsubscribing stops pushes; a blocked sender causes none', async () => {
     const alice = await register(server, 'pa');
     const bob = await register(server, 'pb');
@@ -202,6 +223,26 @@ describe('Web Push', () => {
       assert.equal(res.body.field, field);
     }
     assert.equal((await api(server, 'POST', '/api/push/subscriptions', { body: good })).status, 401);
+  });
+});
+
+describe('Web Push daily cap', () => {
+  test('a subscription gets at most CHATR_PUSH_DAILY_CAP pushes a day', async () => {
+    const capped = await startServer({ env: { CHATR_PUSH_ALLOW_INSECURE: '1', CHATR_PUSH_DAILY_CAP: '2' } });
+    const key = (await api(capped, 'GET', '/api/push/vapid-public-key')).body.publicKey;
+    const service = await startPushService({ expectedKey: key });
+    const alice = await register(capped, 'pd');
+    const bob = await register(capped, 'pd');
+    const sub = service.subscribe();
+    await api(capped, 'POST', '/api/push/subscriptions', { token: bob.token, body: sub.json });
+    const a = await connect(capped, alice.token);
+    for (let i = 0; i < 4; i += 1) await emitAck(a, 'message:send', { recipientId: bob.user.id, content: `n${i}` });
+    await until(() => sub.delivered.length === 2, 'two pushes');
+    await sleep(800);
+    assert.equal(sub.attempts.length, 2, 'the rest wait for tomorrow');
+    a.close();
+    await capped.stop();
+    await service.close();
   });
 });
 
