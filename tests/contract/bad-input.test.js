@@ -190,3 +190,19 @@ test('rate limits answer rate_limited when they are on', async () => {
     await limited.stop();
   }
 });
+
+test('a long-polling GET that arrives just after its client closed the session gets a noop, once', async () => {
+  // The official protocol suite sends the GET and the close at once, on two
+  // connections: either may reach the server first.
+  const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
+  const open = await (await fetch(base)).text();
+  const { sid } = JSON.parse(open.slice(1));
+  const closed = await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '1' });
+  assert.equal(closed.status, 200);
+  const late = await fetch(`${base}&sid=${sid}`);
+  assert.equal(late.status, 200);
+  assert.equal(await late.text(), '6');
+  const again = await fetch(`${base}&sid=${sid}`);
+  assert.equal(again.status, 400, 'the session is gone');
+  await again.text();
+});

@@ -89,7 +89,16 @@ pub(crate) struct EngineInner<P: Protocol> {
     sessions: Vec<Mutex<HashMap<Sid, Arc<Session<P>>>>>,
     count: AtomicUsize,
     wheel: Mutex<heartbeat::Wheel<P>>,
+    /// Polling sessions the client closed with no GET waiting, and when: a
+    /// GET sent just before the close but arriving after it (two requests,
+    /// two connections, any order) still gets its noop, not a 400.
+    client_closed: Mutex<std::collections::VecDeque<(Sid, std::time::Instant)>>,
 }
+
+/// How long a client-closed polling session answers a late GET.
+const LATE_POLL: Duration = Duration::from_secs(2);
+/// Client-closed sessions remembered at most (the oldest go first).
+const LATE_POLL_SESSIONS: usize = 256;
 
 impl<P: Protocol> EngineInner<P> {
     fn shard(&self, sid: Sid) -> std::sync::MutexGuard<'_, HashMap<Sid, Arc<Session<P>>>> {
@@ -100,6 +109,29 @@ impl<P: Protocol> EngineInner<P> {
 
     pub(crate) fn session(&self, sid: Sid) -> Option<Arc<Session<P>>> {
         self.shard(sid).get(&sid).cloned()
+    }
+
+    /// The client closed polling session `sid` while no GET was waiting.
+    pub(crate) fn closed_by_client(&self, sid: Sid) {
+        let mut closed = self.client_closed.lock().unwrap_or_else(|p| p.into_inner());
+        if closed.len() >= LATE_POLL_SESSIONS {
+            closed.pop_front();
+        }
+        closed.push_back((sid, std::time::Instant::now()));
+    }
+
+    /// Whether a GET for unknown `sid` is a late one of a session its
+    /// client just closed (answered once).
+    fn late_poll(&self, sid: Sid) -> bool {
+        let mut closed = self.client_closed.lock().unwrap_or_else(|p| p.into_inner());
+        closed.retain(|(_, at)| at.elapsed() < LATE_POLL);
+        match closed.iter().position(|(s, _)| *s == sid) {
+            Some(i) => {
+                closed.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn forget(&self, sid: Sid) {
@@ -209,6 +241,7 @@ impl<P: Protocol> Engine<P> {
             sessions: (0..SHARDS).map(|_| Mutex::default()).collect(),
             count: AtomicUsize::new(0),
             wheel: Mutex::new(wheel),
+            client_closed: Mutex::default(),
         });
         heartbeat::start(&inner);
         Self { inner }
@@ -267,6 +300,9 @@ impl<P: Protocol> Engine<P> {
             (Some("polling"), None) => refuse(BAD_HANDSHAKE_METHOD.0, BAD_HANDSHAKE_METHOD.1),
             (Some("polling"), Some(Ok(sid))) => {
                 let Some(session) = self.inner.session(sid) else {
+                    if req.method() == Method::GET && self.inner.late_poll(sid) {
+                        return polling::noop();
+                    }
                     return refuse(UNKNOWN_SID.0, UNKNOWN_SID.1);
                 };
                 match *req.method() {

@@ -87,6 +87,11 @@ pub(super) async fn get<P: Protocol>(
 #[allow(non_upper_case_globals)]
 const Frame6: Bytes = Bytes::from_static(b"6");
 
+/// The noop that ends a GET with nothing to say.
+pub(super) fn noop() -> Response<Body> {
+    text(Frame6)
+}
+
 pub(super) async fn post<P, B>(
     engine: &EngineInner<P>,
     session: Arc<Session<P>>,
@@ -137,7 +142,14 @@ where
             }
             Ok(Polled::Packet(Incoming::Noop)) => Ok(Dispatch::Done),
             Ok(Polled::Packet(Incoming::Close)) => {
+                let waiting = matches!(
+                    session.lock().transport,
+                    Transport::Polling { waiting: true }
+                );
                 session.close(CloseReason::ClientClose);
+                if !waiting {
+                    engine.closed_by_client(session.id());
+                }
                 break;
             }
             Ok(Polled::Packet(Incoming::Ping(_) | Incoming::Upgrade)) => {
