@@ -191,6 +191,10 @@ pub async fn start(
                 if let Err(e) = revocations.reload(chat.store()).await {
                     tracing::warn!(error = %e, "reloading revocations");
                 }
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                if let Err(e) = chat.store().prune_subscriptions(now).await {
+                    tracing::warn!(error = %e, "pruning expired push subscriptions");
+                }
             }
         }
     });

@@ -68,6 +68,10 @@ impl Notifications {
             if this.sessions.connected_anywhere(recipient).await {
                 return;
             }
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if !matches!(this.store.has_subscriptions(recipient, now).await, Ok(true)) {
+                return;
+            }
             let previews = match this.store.push_previews(recipient).await {
                 Ok(on) => on,
                 Err(e) => {

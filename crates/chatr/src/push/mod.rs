@@ -225,7 +225,7 @@ impl Delivery {
                 return;
             }
         };
-        for (_, sub) in subs {
+        for sub in subs {
             if !self.cap.admit(&sub.endpoint) {
                 metrics::counter!(crate::telemetry::PUSHES, "outcome" => "capped").increment(1);
                 continue;

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{Store, rows::uuid};
+use super::Store;
 use crate::error::Result;
 
 /// Subscriptions one user keeps (the newest).
@@ -99,36 +99,48 @@ impl Store {
         Ok(())
     }
 
-    /// The subscriptions of `user` whose session lives at `now` (seconds);
-    /// expired ones are deleted on the way.
-    pub async fn subscriptions_of(
-        &self,
-        user: Uuid,
-        now: i64,
-    ) -> Result<Vec<(Uuid, Subscription)>> {
-        sqlx::query("delete from push_subscriptions where user_id = $1 and expires_at < $2")
-            .bind(user.to_string())
+    /// The subscriptions of `user` whose session lives at `now` (seconds).
+    pub async fn subscriptions_of(&self, user: Uuid, now: i64) -> Result<Vec<Subscription>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "select endpoint, p256dh, auth from push_subscriptions \
+             where user_id = $1 and expires_at >= $2",
+        )
+        .bind(user.to_string())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(endpoint, p256dh, auth)| Subscription {
+                endpoint,
+                p256dh,
+                auth,
+            })
+            .collect())
+    }
+
+    /// Whether `user` has a live subscription: asked for every message to a
+    /// user who is away, so one indexed read, before anything else is done.
+    pub async fn has_subscriptions(&self, user: Uuid, now: i64) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "select cast(1 as bigint) from push_subscriptions \
+             where user_id = $1 and expires_at >= $2 limit 1",
+        )
+        .bind(user.to_string())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Deletes the subscriptions whose session expired before `now`
+    /// (housekeeping, once a minute).
+    pub async fn prune_subscriptions(&self, now: i64) -> Result<()> {
+        sqlx::query("delete from push_subscriptions where expires_at < $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "select token_id, endpoint, p256dh, auth from push_subscriptions where user_id = $1",
-        )
-        .bind(user.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(token, endpoint, p256dh, auth)| {
-                Ok((
-                    uuid(&token)?,
-                    Subscription {
-                        endpoint,
-                        p256dh,
-                        auth,
-                    },
-                ))
-            })
-            .collect()
+        Ok(())
     }
 
     /// Whether a message is still worth a push to its recipient: not
