@@ -17,7 +17,7 @@ mod web;
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Router,
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Query, Request},
     http::request::Parts,
@@ -52,14 +52,11 @@ pub fn router(max_upload: u64) -> Router<AppState> {
     utoipa::Modify::modify(&openapi::Common, &mut doc);
     let asyncapi = crate::protocol::asyncapi::document(env!("CARGO_PKG_VERSION"));
     // The UI's assets are in the binary; no validator badge (it would call out).
-    let docs = SwaggerUi::new("/api/docs")
-        .url("/api/openapi.json", doc)
-        .config(Config::from("/api/openapi.json").validator_url("none"));
+    let docs =
+        SwaggerUi::new("/api/docs").config(Config::from("/api/openapi.json").validator_url("none"));
     api.merge(docs)
-        .route(
-            "/api/asyncapi.json",
-            get(async move || Json(asyncapi.clone())),
-        )
+        .route("/api/openapi.json", document(&doc))
+        .route("/api/asyncapi.json", document(&asyncapi))
         .merge(web::router())
         .method_not_allowed_fallback(async || {
             (
@@ -69,8 +66,21 @@ pub fn router(max_upload: u64) -> Router<AppState> {
         })
 }
 
-/// The routes that serve the documents themselves (Swagger UI's router
-/// serves them; they are described here so the document lists every route).
+/// A document served as it was serialised at start: anyone may ask for it,
+/// so no request pays for serialising it again.
+fn document(value: &impl serde::Serialize) -> axum::routing::MethodRouter<AppState> {
+    let body = axum::body::Bytes::from(serde_json::to_vec(value).unwrap_or_default());
+    get(async move || {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+    })
+}
+
+/// The routes that serve the documents themselves and the UI over them
+/// (routed by hand and by Swagger UI's router; described here so that the
+/// document lists every route).
 fn documents() -> utoipa::openapi::OpenApi {
     #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
         responses((status = 200, description = "this OpenAPI 3.1 document", content_type = "application/json")))]
@@ -164,9 +174,9 @@ pub async fn not_found() -> Error {
 mod tests {
     /// A route added with axum's own `.route` escapes the OpenAPI document
     /// (`routes!` registers a handler and its description together), so only
-    /// these may use it: the web client's pages, `/api/asyncapi.json` (its
-    /// description is added in `documents`), and `/metrics` on the separate
-    /// metrics listener (documented on the main one).
+    /// these may use it: the web client's pages, `/api/openapi.json` and
+    /// `/api/asyncapi.json` (described in `documents`), and `/metrics` on the
+    /// separate metrics listener (documented on the main one).
     #[test]
     fn only_undocumentable_routes_bypass_the_openapi_router() {
         let sources = [
@@ -204,6 +214,7 @@ mod tests {
             [
                 "metrics.rs /metrics",
                 "mod.rs /api/asyncapi.json",
+                "mod.rs /api/openapi.json",
                 "web.rs /",
                 "web.rs /{*path}",
             ]
