@@ -58,6 +58,19 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let AuthSession(user, _) = AuthSession::from_request_parts(parts, state).await?;
+        Ok(AuthUser(user))
+    }
+}
+
+/// An [`AuthUser`] with the token it came with, for what belongs to the
+/// session (push subscriptions).
+pub struct AuthSession(pub UserRecord, pub Verified);
+
+impl FromRequestParts<AppState> for AuthSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         state
             .chat
@@ -71,7 +84,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .user_by_id(token.user)
             .await?
             .ok_or_else(|| Error::Unauthorized("invalid or expired token".into()))?;
-        Ok(AuthUser(user))
+        Ok(AuthSession(user, token))
     }
 }
 

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::JsonBody;
 use super::openapi::{PushPreferencesUpdate, PushSubscriptionBody, PushUnsubscribe};
-use crate::auth::{AuthUser, Bearer};
+use crate::auth::{AuthSession, AuthUser};
 use crate::error::{Error, Result};
 use crate::fields::Fields;
 use crate::state::AppState;
@@ -73,8 +73,7 @@ struct Subscribed {
               (status = 400, description = "not https, a private address, or malformed keys", body = crate::error::ErrorBody)))]
 async fn subscribe(
     State(state): State<AppState>,
-    AuthUser(me): AuthUser,
-    Bearer(token): Bearer,
+    AuthSession(me, token): AuthSession,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Subscribed>)> {
     let sub = subscription(&body)?;
