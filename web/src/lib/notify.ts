@@ -22,6 +22,8 @@ export function base64UrlBytes(s: string): Uint8Array {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /** Whether this browser gets pushes for this account. */
 export async function pushState(): Promise<PushState> {
   if (!supported()) return 'unsupported';
@@ -39,15 +41,15 @@ export async function enablePush(token: string): Promise<PushState> {
   if (permission !== 'granted') return permission === 'denied' ? 'denied' : 'off';
   const reg = await worker();
   if (!reg) return 'unsupported';
-  const { publicKey } = await api.vapidPublicKey();
+  const serverKey = base64UrlBytes((await api.vapidPublicKey()).publicKey);
   let sub = await reg.pushManager.getSubscription();
   // A subscription made for another server key cannot be used: start over.
   const key = sub?.options.applicationServerKey;
-  if (sub && key && btoa(String.fromCharCode(...new Uint8Array(key))) !== btoa(String.fromCharCode(...base64UrlBytes(publicKey)))) {
+  if (sub && key && !sameBytes(new Uint8Array(key), serverKey)) {
     await sub.unsubscribe();
     sub = null;
   }
-  sub ??= await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlBytes(publicKey) as BufferSource });
+  sub ??= await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: serverKey as BufferSource });
   await api.subscribePush(token, sub.toJSON());
   return 'on';
 }
