@@ -134,8 +134,13 @@ test('a push shows a notification whose click opens the conversation; a hidden p
     title: bob.user.username, body: 'are you coming?', tag: `chatr:${bob.user.id}`, conversationId: bob.user.id,
     messageId: '00000000-0000-7000-8000-000000000000', url: `/?c=${bob.user.id}`, sentAt: new Date().toISOString(),
   };
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin: url, registrationId, data: JSON.stringify(payload) });
-  const [note] = await until(shownWith(page, 'are you coming?'), 'the push notification');
+  // DevTools may name the registration before its worker takes pushes; one
+  // tag means a push delivered twice still shows once, so deliver until shown.
+  const [note] = await until(async () => {
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: url, registrationId, data: JSON.stringify(payload) });
+    await new Promise((r) => setTimeout(r, 1000));
+    return shownWith(page, 'are you coming?')();
+  }, 'the push notification');
   assert.equal(note.title, bob.user.username);
   assert.equal(note.tag, `chatr:${bob.user.id}`);
   assert.equal(note.data.conversationId, bob.user.id);
