@@ -52,6 +52,22 @@ pub fn ack_seconds() -> &'static metrics::Histogram {
     H.get_or_init(|| metrics::histogram!(ACK_SECONDS))
 }
 
+/// The writer's per-batch metrics: a commit at 1,000 messages/s is a batch.
+pub fn commit_seconds() -> &'static metrics::Histogram {
+    static H: OnceLock<metrics::Histogram> = OnceLock::new();
+    H.get_or_init(|| metrics::histogram!(COMMIT_SECONDS))
+}
+
+pub fn batch_jobs() -> &'static metrics::Histogram {
+    static H: OnceLock<metrics::Histogram> = OnceLock::new();
+    H.get_or_init(|| metrics::histogram!(BATCH_JOBS))
+}
+
+pub fn writer_queue() -> &'static metrics::Gauge {
+    static H: OnceLock<metrics::Gauge> = OnceLock::new();
+    H.get_or_init(|| metrics::gauge!(WRITER_QUEUE))
+}
+
 /// Installs the process's recorder (once; later calls reuse it, as tests
 /// start several servers in one process) and keeps its histograms drained.
 pub fn install() -> Option<PrometheusHandle> {

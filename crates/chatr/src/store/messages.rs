@@ -77,7 +77,9 @@ impl Store {
             "select m.seq, ",
             message_columns!(),
             message_from!(),
-            " where m.recipient_id = $1 and m.status = 'sent' and m.seq > $2 and m.seq <= $3 \
+            // `read_at is null` lets the planner use `messages_inbox`.
+            " where m.recipient_id = $1 and m.read_at is null and m.status = 'sent' \
+             and m.seq > $2 and m.seq <= $3 \
              order by m.seq limit $4"
         );
         let key = user.to_string();
@@ -210,19 +212,21 @@ impl Store {
             "with partners as ( \
                  select user_b as partner from contacts where user_a = $1 \
                  union all select user_a from contacts where user_b = $1 \
+             ), unread as materialized ( \
+                 select sender_id as partner, count(*) as n from messages \
+                 where recipient_id = $1 and read_at is null and deleted_at is null \
+                 group by sender_id \
              ), latest as ( \
-                 select partner, ( \
+                 select partners.partner, ( \
                      select max(seq) from ( \
-                         select max(seq) as seq from messages where sender_id = $1 and recipient_id = partner \
+                         select max(seq) as seq from messages where sender_id = $1 and recipient_id = partners.partner \
                          union all \
-                         select max(seq) from messages where sender_id = partner and recipient_id = $1 \
+                         select max(seq) from messages where sender_id = partners.partner and recipient_id = $1 \
                      ) as both_ways \
                  ) as seq, \
-                 (select count(*) from messages \
-                    where recipient_id = $1 and sender_id = partner and read_at is null \
-                      and deleted_at is null) as unread, \
-                 (select count(*) from blocks where blocker_id = $1 and blocked_id = partner) as blocked \
-                 from partners \
+                 coalesce(unread.n, 0) as unread, \
+                 (select count(*) from blocks where blocker_id = $1 and blocked_id = partners.partner) as blocked \
+                 from partners left join unread on unread.partner = partners.partner \
              ) \
              select ",
             message_columns!(),

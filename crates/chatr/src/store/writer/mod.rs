@@ -37,11 +37,18 @@ const QUEUE: usize = 8192;
 
 // The statements of the hot path, shared by both backends: SQLite reads `$n`
 // as a parameter named "$n", numbered in order of first appearance.
-const INSERT_MESSAGE: &str = "insert into messages (id, sender_id, recipient_id, content, type, status, created_at, \
-     file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url, reply_to_id) \
-     values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, nullif($12, -1.0), $13, $14, $15) \
-     on conflict (sender_id, client_message_id) where client_message_id is not null do nothing \
-     returning seq";
+macro_rules! insert_message {
+    () => {
+        "insert into messages (id, sender_id, recipient_id, content, type, status, created_at, \
+         file_url, file_name, file_size, file_type, waveform, duration, client_message_id, thumbnail_url, reply_to_id) \
+         values ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, $9, $10, $11, nullif($12, -1.0), $13, $14, $15) \
+         on conflict (sender_id, client_message_id) where client_message_id is not null do nothing"
+    };
+}
+/// SQLite reads the new `seq` from the connection instead: `returning`
+/// makes it build and drop a temporary table for every insert.
+const INSERT_MESSAGE: &str = insert_message!();
+const INSERT_MESSAGE_RETURNING: &str = concat!(insert_message!(), " returning seq");
 const INSERT_CONTACT: &str =
     "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
 // A receipt finds its message by id once; its update goes by `seq`, the
@@ -50,6 +57,9 @@ const RECEIPT_FACTS: &str =
     "select sender_id, recipient_id, type, status, seq from messages where id = $1";
 const RECEIPT_ADVANCE: &str =
     "update messages set status = $1, read_at = coalesce(read_at, $2) where seq = $3";
+// A receipt that sets no `read_at` (delivered) leaves the column out, so
+// the unread index, whose condition reads it, is not rewritten.
+const RECEIPT_STATUS: &str = "update messages set status = $1 where seq = $2";
 const RECEIPT_READ_AT: &str = "update messages set read_at = $1 where seq = $2 and read_at is null";
 const LAST_SEEN: &str = "update users set last_seen = $1 where id = $2";
 const CHANGE_FACTS: &str = "select sender_id, recipient_id, type, created_at, deleted_at, content, \
@@ -172,10 +182,10 @@ pub(super) enum Job {
 /// Per batch, not per message: its size, how long it took to commit, and
 /// what was already waiting for the next one (`/metrics`).
 pub(super) fn record_batch(jobs: usize, started: std::time::Instant, waiting: usize) {
-    use crate::telemetry::{BATCH_JOBS, COMMIT_SECONDS, WRITER_QUEUE};
-    metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
-    metrics::histogram!(BATCH_JOBS).record(jobs as f64);
-    metrics::gauge!(WRITER_QUEUE).set(waiting as f64);
+    use crate::telemetry::{batch_jobs, commit_seconds, writer_queue};
+    commit_seconds().record(started.elapsed().as_secs_f64());
+    batch_jobs().record(jobs as f64);
+    writer_queue().set(waiting as f64);
 }
 
 /// What an insert found: stored, or a duplicate `clientMessageId`.

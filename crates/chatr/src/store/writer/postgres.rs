@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
-    INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, REACTION_DROP,
-    REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts, stored,
-    waveform_json,
+    INSERT_MESSAGE_RETURNING, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending,
+    REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
+    RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
+    contact_pair, facts, stored, waveform_json,
 };
 use crate::chat::model::{Message, Reaction};
 use crate::error::{Error, Result};
@@ -109,7 +109,7 @@ async fn insert(
     m: &Message,
     ensure_contact: bool,
 ) -> Result<Insert> {
-    let inserted: Option<(i64,)> = sqlx::query_as(INSERT_MESSAGE)
+    let inserted: Option<(i64,)> = sqlx::query_as(INSERT_MESSAGE_RETURNING)
         .bind(m.id.to_string())
         .bind(m.sender_id.to_string())
         .bind(m.recipient_id.to_string())
@@ -165,10 +165,17 @@ async fn receipt(
     let seq: i64 = row.try_get(4)?;
     let changed = decide(&stored)?;
     match changed {
-        Some(next) => {
+        Some(next) if read_at.is_some() => {
             sqlx::query(RECEIPT_ADVANCE)
                 .bind(next.as_str())
                 .bind(read_at)
+                .bind(seq)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Some(next) => {
+            sqlx::query(RECEIPT_STATUS)
+                .bind(next.as_str())
                 .bind(seq)
                 .execute(&mut **tx)
                 .await?;

@@ -16,8 +16,8 @@ use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
     REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair, facts,
-    record_batch, stored, waveform_json,
+    RECEIPT_STATUS, Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair,
+    facts, record_batch, stored, waveform_json,
 };
 use crate::chat::model::Message;
 use crate::chat::model::Reaction;
@@ -423,35 +423,33 @@ fn apply(
 
 fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
     let waveform = waveform_json(m)?;
-    let inserted: Option<i64> = conn
+    let inserted = conn
         .prepare_cached(INSERT_MESSAGE)
         .and_then(|mut st| {
-            st.query_row(
-                params![
-                    m.id.to_string(),
-                    m.sender_id.to_string(),
-                    m.recipient_id.to_string(),
-                    m.content,
-                    m.kind.as_str(),
-                    m.created_at,
-                    m.file_url,
-                    m.file_name,
-                    m.file_size,
-                    m.file_type,
-                    waveform,
-                    m.duration.unwrap_or(NO_DURATION),
-                    m.client_message_id,
-                    m.thumbnail_url,
-                    m.reply_to.as_ref().map(|r| r.id.to_string()),
-                ],
-                |r| r.get(0),
-            )
-            .optional()
+            st.execute(params![
+                m.id.to_string(),
+                m.sender_id.to_string(),
+                m.recipient_id.to_string(),
+                m.content,
+                m.kind.as_str(),
+                m.created_at,
+                m.file_url,
+                m.file_name,
+                m.file_size,
+                m.file_type,
+                waveform,
+                m.duration.unwrap_or(NO_DURATION),
+                m.client_message_id,
+                m.thumbnail_url,
+                m.reply_to.as_ref().map(|r| r.id.to_string()),
+            ])
         })
         .map_err(db)?;
-    let Some(seq) = inserted else {
+    // `do nothing` on a repeated clientMessageId changes no row.
+    if inserted == 0 {
         return Ok(Insert::Duplicate);
-    };
+    }
+    let seq = conn.last_insert_rowid();
     let mut new_contact = false;
     if ensure_contact {
         let (a, b) = contact_pair(m);
@@ -485,9 +483,12 @@ fn receipt(
     let stored = stored(&sender, &recipient, &kind, &status)?;
     let changed = decide(&stored)?;
     match changed {
-        Some(next) => conn
+        Some(next) if read_at.is_some() => conn
             .prepare_cached(RECEIPT_ADVANCE)
             .and_then(|mut st| st.execute(params![next.as_str(), read_at, seq])),
+        Some(next) => conn
+            .prepare_cached(RECEIPT_STATUS)
+            .and_then(|mut st| st.execute(params![next.as_str(), seq])),
         None if read_at.is_some() => conn
             .prepare_cached(RECEIPT_READ_AT)
             .and_then(|mut st| st.execute(params![read_at, seq])),
