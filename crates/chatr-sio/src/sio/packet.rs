@@ -180,12 +180,16 @@ pub(crate) fn event_raw(nsp: &str, event: &str, args: &str, attachments: usize) 
 }
 
 /// `42[/nsp,]["event",data]`: one argument, serialised once.
+/// Room for a typical event or ack with an object in it, so that encoding
+/// it grows the buffer once or not at all (a chat message is ~500 bytes).
+const SERIALISED: usize = 640;
+
 pub(crate) fn event<T: Serialize + ?Sized>(
     nsp: &str,
     event: &str,
     data: &T,
 ) -> Result<Bytes, serde_json::Error> {
-    let mut out = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(SERIALISED);
     header(&mut out, Kind::Event, 0, nsp, None);
     out.push(b'[');
     serde_json::to_writer(&mut out, event)?;
@@ -215,7 +219,7 @@ pub(crate) fn ack<T: Serialize + ?Sized>(
     id: u64,
     data: &T,
 ) -> Result<Bytes, serde_json::Error> {
-    let mut out = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(SERIALISED);
     header(&mut out, Kind::Ack, 0, nsp, Some(id));
     out.push(b'[');
     serde_json::to_writer(&mut out, data)?;
