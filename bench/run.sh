@@ -4,7 +4,7 @@
 # Node.js reference (../shared/peer-node), in one sitting, loopback only.
 # Prints each scenario's figures and Chatr's ratios to both. Not a test:
 # nothing asserts speed. Sizes: SESSIONS/FROM (idle sessions, RSS slope from
-# FROM to SESSIONS), STORM, CHAT_RATE, CHAT_SECONDS; ONLY="chatr floor" runs a subset.
+# FROM to SESSIONS), STORM, CHAT_RATE, CHAT_SECONDS, RAMP_FACTOR; ONLY="chatr floor" runs a subset.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr-load"
@@ -18,6 +18,8 @@ CHAT_SECONDS=${CHAT_SECONDS:-10}
 SESSIONS=${SESSIONS:-4000}
 FROM=${FROM:-$((SESSIONS / 2))}
 STORM=${STORM:-4000}
+# Steps of 15 %: at ×1.4 a ratio of clean rates can only be 1, 0.71, 0.51…
+RAMP_FACTOR=${RAMP_FACTOR:-1.15}
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -77,7 +79,7 @@ run_all() {
       "chat --pairs 50 --rate $CHAT_RATE --seconds $CHAT_SECONDS" \
       "conns --sessions $SESSIONS --from $FROM --users 100" \
       "storm --sessions $STORM --users 100 --messages 200" \
-      "ramp --pairs 50 --start 500 --factor 1.4 --step-seconds 4"; do
+      "ramp --pairs 50 --start 1000 --factor $RAMP_FACTOR --step-seconds 4"; do
     $starter
     echo "== $name: chatr-load $scenario"
     # shellcheck disable=SC2086

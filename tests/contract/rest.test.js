@@ -237,6 +237,30 @@ describe('conversations and history', () => {
     sa.close();
   });
 
+  test('unread counts are per partner, delivered still counts, unsent does not', async () => {
+    const { a, b, sa } = await pair();
+    const c = await register(server, 'uc');
+    const sc = await connect(server, c.token);
+    await send(sa, b.user.id, 'a to b 1');
+    const delivered = await send(sa, b.user.id, 'a to b 2');
+    await send(sc, b.user.id, 'c to b 1');
+    await send(sc, b.user.id, 'c to b 2');
+    const unsent = await send(sc, b.user.id, 'c to b 3');
+    assert.equal((await emitAck(sc, 'message:unsend', { messageId: unsent.id })).ok, true);
+    const sb = await connect(server, b.token);
+    const ack = await emitAck(sb, 'message:delivered', { messageId: delivered.id, senderId: a.user.id });
+    assert.deepEqual(ack, { ok: true, status: 'delivered' });
+    const counts = async () => {
+      const res = await api(server, 'GET', '/api/messages/conversations', { token: b.token });
+      assert.equal(res.status, 200);
+      return Object.fromEntries(res.body.map((r) => [r.user.id, r.unreadCount]));
+    };
+    assert.deepEqual(await counts(), { [a.user.id]: 2, [c.user.id]: 2 });
+    await emitAck(sb, 'message:read', { messageId: delivered.id, senderId: a.user.id });
+    assert.deepEqual(await counts(), { [a.user.id]: 1, [c.user.id]: 2 });
+    sa.close(); sb.close(); sc.close();
+  });
+
   test('conversations list one row per partner, newest first, with unread counts', async () => {
     const { a, b, sa } = await pair();
     const c = await register(server, 'cv');
