@@ -79,7 +79,7 @@ run_all() {
       "chat --pairs 50 --rate $CHAT_RATE --seconds $CHAT_SECONDS" \
       "conns --sessions $SESSIONS --from $FROM --users 100" \
       "storm --sessions $STORM --users 100 --messages 200" \
-      "ramp --pairs 50 --start 1000 --factor $RAMP_FACTOR --step-seconds 4"; do
+      "ramp --pairs 50 --start 500 --factor $RAMP_FACTOR --step-seconds 4 --retries 1"; do
     $starter
     echo "== $name: chatr-load $scenario"
     # shellcheck disable=SC2086

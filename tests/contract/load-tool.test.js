@@ -45,3 +45,22 @@ test('chatr-load conns and storm open, measure and recover sessions', async () =
     await server.stop();
   }
 });
+
+test('chatr-load ramp reports the highest clean step and retries a failed one once', async () => {
+  const server = await startServer();
+  try {
+    const port = new URL(server.url).port;
+    const args = ['--server', `127.0.0.1:${port}`, 'ramp', '--pairs', '8', '--start', '50', '--factor', '2',
+      '--step-seconds', '2', '--max-rate', '100', '--retries', '1'];
+    const clean = run(server, args.slice(2).concat(['--p99-ms', '1000']));
+    assert.equal(clean.highest_clean_rate, 100);
+    assert.equal(clean.retried, 0);
+    // No step can meet a limit of zero: the first fails, runs once more, and the ramp ends.
+    const res = spawnSync(LOAD, args.concat(['--p99-ms', '0']), { encoding: 'utf8', timeout: 60000 });
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout.split('\n').filter((l) => l.startsWith('ramp-retry')).length, 1, res.stdout);
+    assert.match(res.stdout, /RESULT .*"highest_clean_rate":null/);
+  } finally {
+    await server.stop();
+  }
+});
