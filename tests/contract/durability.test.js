@@ -106,3 +106,27 @@ test('offline delivery after a restart: still-sent messages reach the recipient 
   sb.close();
   await server.stop();
 });
+
+test('with synchronous = full (the writer on a thread of its own) messages and receipts are announced', async () => {
+  // The writer announces what it committed before answering; on its own
+  // thread that work (push checks spawn tasks) must still reach the runtime.
+  const server = await startServer({ env: { CHATR_SQLITE_SYNCHRONOUS: 'full' } });
+  try {
+    const a = await register(server, 'full');
+    const b = await register(server, 'full');
+    const sa = await connect(server, a.token);
+    const offline = await emitAck(sa, 'message:send', { recipientId: b.user.id, content: 'while away' });
+    assert.equal(offline.ok, true, JSON.stringify(offline));
+    const sb = await connect(server, b.token);
+    const backlog = await waitFor(sb, 'message:received', (m) => m.id === offline.message.id);
+    const delivered = waitFor(sa, 'message:status', (s) => s.messageId === offline.message.id && s.status === 'delivered');
+    assert.deepEqual(await emitAck(sb, 'message:delivered', { messageId: backlog.id, senderId: a.user.id }), { ok: true, status: 'delivered' });
+    await delivered;
+    const live = waitFor(sb, 'message:received', (m) => m.content === 'live');
+    assert.equal((await emitAck(sa, 'message:send', { recipientId: b.user.id, content: 'live' })).ok, true);
+    await live;
+    sa.close(); sb.close();
+  } finally {
+    await server.stop();
+  }
+});

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::media::Storage;
 use crate::store::{
     Store,
-    writer::{Change, Changed, Facts, Inserted},
+    writer::{Change, Changed, Facts, Inserted, Receipted},
 };
 
 /// Bounds of a client-computed waveform (`PATCH …/waveform`).
@@ -336,37 +336,41 @@ impl Messages {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.0.relations.known_contacts(sender, recipient);
         let message = Arc::new(message);
-        let seq = match self
+        // Announced by the writer right after the commit, before the sender
+        // hears: see `AfterCommit`.
+        let this = self.clone();
+        let announced = message.clone();
+        let stored = move |new_contact: bool, seq: i64| {
+            crate::telemetry::messages_stored().increment(1);
+            if !known {
+                this.0.relations.remember(sender, recipient);
+            }
+            if new_contact {
+                this.follow_each_other(sender, recipient);
+            }
+            let message_id = announced.id;
+            this.0.announce.announce(Notice::Stored {
+                message: announced.clone(),
+                seq,
+                origin,
+            });
+            this.0.announce.announce(Notice::Status {
+                sender,
+                message_id,
+                status: Status::Sent,
+            });
+            this.0.notifications.stored(&announced);
+        };
+        match self
             .0
             .store
             .writer()
-            .insert_message(message.clone(), !known)
+            .insert_message(message.clone(), !known, stored)
             .await?
         {
-            Inserted::Existing(stored) => return Ok(*stored),
-            Inserted::New { new_contact, seq } => {
-                crate::telemetry::messages_stored().increment(1);
-                if !known {
-                    self.0.relations.remember(sender, recipient);
-                }
-                if new_contact {
-                    self.follow_each_other(sender, recipient);
-                }
-                seq
-            }
-        };
-        self.0.announce.announce(Notice::Stored {
-            message: message.clone(),
-            seq,
-            origin,
-        });
-        self.0.announce.announce(Notice::Status {
-            sender,
-            message_id: message.id,
-            status: Status::Sent,
-        });
-        self.0.notifications.stored(&message);
-        Ok(Arc::unwrap_or_clone(message))
+            Inserted::Existing(stored) => Ok(*stored),
+            Inserted::New { .. } => Ok(Arc::unwrap_or_clone(message)),
+        }
     }
 
     /// `message:delivered`, `message:read`, `audio:listening`, `audio:listened`:
@@ -382,6 +386,20 @@ impl Messages {
         // The writer reads the message and applies the rule in the order the
         // receipts arrive, so concurrent receipts cannot race each other.
         let read_at = receipt.sets_read_at().then(clock::now);
+        // The new status is announced by the writer right after the commit.
+        let this = self.clone();
+        let applied = move |done: &Receipted| {
+            if let Some(next) = done.changed {
+                if next == Status::Delivered {
+                    crate::telemetry::messages_delivered().increment(1);
+                }
+                this.0.announce.announce(Notice::Status {
+                    sender: done.stored.sender_id,
+                    message_id,
+                    status: next,
+                });
+            }
+        };
         let done = self
             .0
             .store
@@ -392,22 +410,10 @@ impl Messages {
                 Box::new(move |stored| {
                     lifecycle::next_status(stored, actor, claimed_sender, receipt)
                 }),
+                Box::new(applied),
             )
             .await?;
-        match done.changed {
-            Some(next) => {
-                if next == Status::Delivered {
-                    crate::telemetry::messages_delivered().increment(1);
-                }
-                self.0.announce.announce(Notice::Status {
-                    sender: done.stored.sender_id,
-                    message_id,
-                    status: next,
-                });
-                Ok(next)
-            }
-            None => Ok(done.stored.status),
-        }
+        Ok(done.changed.unwrap_or(done.stored.status))
     }
 
     /// `PATCH /api/messages/:id/waveform`: the sender's own waveform for a voice

@@ -79,11 +79,14 @@ pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<Sin
             let (opened, ready) = oneshot::channel();
             let writer_path = path.clone();
             let wanted = signals.clone();
+            // What callers run after a commit (`AfterCommit`) may spawn tasks.
+            let runtime = tokio::runtime::Handle::current();
             std::thread::Builder::new()
                 .name("chatr-writer".into())
                 .spawn(move || match open(&writer_path, synchronous) {
                     Ok(conn) => {
                         let _ = opened.send(Ok(()));
+                        let _runtime = runtime.enter();
                         run(conn, rx, &wanted);
                     }
                     Err(e) => {
