@@ -13,6 +13,7 @@ pub mod fields;
 pub mod http;
 pub mod keyfile;
 pub mod media;
+pub mod model;
 pub mod operator;
 pub mod otel;
 pub mod protocol;

@@ -19,3 +19,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub storage: Storage,
 }
+
+impl crate::auth::AuthContext for AppState {
+    fn chat(&self) -> &Chat {
+        &self.chat
+    }
+    fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+    fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+    fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+}

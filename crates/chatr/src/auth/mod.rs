@@ -11,12 +11,24 @@ use std::net::IpAddr;
 use axum::{extract::FromRequestParts, http::request::Parts};
 use uuid::Uuid;
 
-use crate::chat::{model::UserRecord, profiles::Profile, validate};
+use crate::chat::{Chat, profiles::Profile, validate};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::model::UserRecord;
 use crate::store::NewUser;
-use token::Verified;
+use revocation::Revocations;
+use throttle::Throttle;
+use token::{Tokens, Verified};
+
+/// What the extractors and the account functions below need of the
+/// server's shared state, which implements it (`crate::state`): so this
+/// module does not import the state that is built from it.
+pub trait AuthContext: Send + Sync {
+    fn chat(&self) -> &Chat;
+    fn tokens(&self) -> &Tokens;
+    fn revocations(&self) -> &Revocations;
+    fn throttle(&self) -> &Throttle;
+}
 
 /// The token of an `Authorization: Bearer <token>` header value.
 pub fn bearer(header: &str) -> Option<&str> {
@@ -28,10 +40,10 @@ pub fn bearer(header: &str) -> Option<&str> {
 /// A REST caller's valid, unrevoked token (the account may be gone).
 pub struct Bearer(pub Verified);
 
-impl FromRequestParts<AppState> for Bearer {
+impl<S: AuthContext> FromRequestParts<S> for Bearer {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let unauthorized = |why: &'static str| Error::Unauthorized(why.into());
         let header = parts
             .headers
@@ -40,11 +52,11 @@ impl FromRequestParts<AppState> for Bearer {
             .ok_or_else(|| unauthorized("missing bearer token"))?;
         let token = bearer(header).ok_or_else(|| unauthorized("missing bearer token"))?;
         let verified = state
-            .tokens
+            .tokens()
             .verify(token)
             .map_err(|_| unauthorized("invalid or expired token"))?;
         state
-            .revocations
+            .revocations()
             .check(&verified)
             .map_err(|_| unauthorized("token revoked"))?;
         Ok(Bearer(verified))
@@ -54,10 +66,10 @@ impl FromRequestParts<AppState> for Bearer {
 /// A REST caller whose token is valid and unrevoked and whose account exists.
 pub struct AuthUser(pub UserRecord);
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S: AuthContext> FromRequestParts<S> for AuthUser {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let AuthSession(user, _) = AuthSession::from_request_parts(parts, state).await?;
         Ok(AuthUser(user))
     }
@@ -67,19 +79,19 @@ impl FromRequestParts<AppState> for AuthUser {
 /// session (push subscriptions).
 pub struct AuthSession(pub UserRecord, pub Verified);
 
-impl FromRequestParts<AppState> for AuthSession {
+impl<S: AuthContext> FromRequestParts<S> for AuthSession {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         state
-            .chat
+            .chat()
             .sessions
             .limiter()
             .check(token.user, crate::chat::limits::Action::Api)
             .await?;
         let user = state
-            .chat
+            .chat()
             .store()
             .user_by_id(token.user)
             .await?
@@ -91,7 +103,7 @@ impl FromRequestParts<AppState> for AuthSession {
 /// Creates an account; returns it with a fresh token. Registrations are
 /// throttled per client address.
 pub async fn register(
-    state: &AppState,
+    state: &impl AuthContext,
     addr: IpAddr,
     email: &str,
     username: &str,
@@ -100,16 +112,16 @@ pub async fn register(
     validate::username(username)?;
     validate::email(email)?;
     validate::password(password)?;
-    state.throttle.register(addr).await?;
+    state.throttle().register(addr).await?;
     let user = create_account(state, email, username, password).await?;
-    let token = state.tokens.issue(user.id, &user.username)?;
+    let token = state.tokens().issue(user.id, &user.username)?;
     Ok((token, user))
 }
 
 /// Creates an account that follows the contract's rules (registration, or
 /// an operator; the caller validated and throttled).
 pub async fn create_account(
-    state: &AppState,
+    state: &impl AuthContext,
     email: &str,
     username: &str,
     password: &str,
@@ -125,10 +137,10 @@ pub async fn create_account(
         profile_image: None,
         last_seen: None,
         created_at: clock::now(),
-        presence_visibility: crate::chat::model::Visibility::Everyone,
+        presence_visibility: crate::model::Visibility::Everyone,
     };
     state
-        .chat
+        .chat()
         .store()
         .insert_user(&NewUser {
             id: user.id,
@@ -138,7 +150,7 @@ pub async fn create_account(
             created_at: &user.created_at,
         })
         .await?;
-    state.chat.profiles.put(
+    state.chat().profiles.put(
         user.id,
         Profile {
             username: user.username.clone(),
@@ -151,13 +163,13 @@ pub async fn create_account(
 /// Checks credentials; the same answer for an unknown login and a wrong
 /// password. Failures are throttled per account and address, and per address.
 pub async fn login(
-    state: &AppState,
+    state: &impl AuthContext,
     addr: IpAddr,
     login: &str,
     password: &str,
 ) -> Result<(String, UserRecord)> {
-    state.throttle.admit_login(login, addr).await?;
-    let found = state.chat.store().user_for_login(login).await?;
+    state.throttle().admit_login(login, addr).await?;
+    let found = state.chat().store().user_for_login(login).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -166,35 +178,35 @@ pub async fn login(
     match user {
         Some(user) if ok => {
             // Only the right password learns that the account is disabled.
-            if let Some((_, true)) = state.chat.store().account_state(user.id).await? {
+            if let Some((_, true)) = state.chat().store().account_state(user.id).await? {
                 return Err(Error::forbidden("this account is disabled"));
             }
-            let token = state.tokens.issue(user.id, &user.username)?;
+            let token = state.tokens().issue(user.id, &user.username)?;
             Ok((token, user))
         }
         _ => {
-            state.throttle.failed_login(login, addr).await;
+            state.throttle().failed_login(login, addr).await;
             Err(Error::Unauthorized("invalid login or password".into()))
         }
     }
 }
 
 /// `POST /api/auth/logout`: this token stops working, on every node.
-pub async fn logout(state: &AppState, token: &Verified) -> Result<()> {
+pub async fn logout(state: &impl AuthContext, token: &Verified) -> Result<()> {
     let exp = i64::try_from(token.exp).unwrap_or(i64::MAX);
     state
-        .chat
+        .chat()
         .store()
         .revoke_token(token.jti, token.user, exp)
         .await?;
-    state.revocations.revoke(token.jti, exp);
+    state.revocations().revoke(token.jti, exp);
     state
-        .chat
+        .chat()
         .accounts
         .tokens_revoked(token.user, Some((token.jti, exp)), None);
     // The session's browsers are not to be woken for this user any more.
     state
-        .chat
+        .chat()
         .store()
         .remove_token_subscriptions(token.jti)
         .await?;
@@ -202,28 +214,32 @@ pub async fn logout(state: &AppState, token: &Verified) -> Result<()> {
 }
 
 /// Every token of `user` issued until now stops working, on every node.
-pub async fn revoke_all(state: &AppState, user: Uuid) -> Result<i64> {
+pub async fn revoke_all(state: &impl AuthContext, user: Uuid) -> Result<i64> {
     let at = revocation::now_ms();
-    state.chat.store().set_tokens_valid_after(user, at).await?;
-    state.revocations.cut_off(user, at);
-    state.chat.accounts.tokens_revoked(user, None, Some(at));
-    state.chat.store().remove_user_subscriptions(user).await?;
+    state
+        .chat()
+        .store()
+        .set_tokens_valid_after(user, at)
+        .await?;
+    state.revocations().cut_off(user, at);
+    state.chat().accounts.tokens_revoked(user, None, Some(at));
+    state.chat().store().remove_user_subscriptions(user).await?;
     Ok(at)
 }
 
 /// `POST /api/auth/password`: checks the current password (throttled like a
 /// login), stores the new one, revokes every token and returns a new one.
 pub async fn change_password(
-    state: &AppState,
+    state: &impl AuthContext,
     addr: IpAddr,
     user: &UserRecord,
     current: &str,
     new: &str,
 ) -> Result<String> {
-    state.throttle.admit_login(&user.username, addr).await?;
-    let stored = state.chat.store().password_hash(user.id).await?;
+    state.throttle().admit_login(&user.username, addr).await?;
+    let stored = state.chat().store().password_hash(user.id).await?;
     if !password::verify(current.to_owned(), stored).await? {
-        state.throttle.failed_login(&user.username, addr).await;
+        state.throttle().failed_login(&user.username, addr).await;
         return Err(Error::Unauthorized("the current password is wrong".into()));
     }
     validate::password(new).map_err(|_| {
@@ -233,31 +249,35 @@ pub async fn change_password(
         )
     })?;
     let hash = password::hash(new.to_owned()).await?;
-    state.chat.store().set_password_hash(user.id, &hash).await?;
+    state
+        .chat()
+        .store()
+        .set_password_hash(user.id, &hash)
+        .await?;
     let cutoff = revoke_all(state, user.id).await?;
     // The new token must be issued after the cut-off, to the millisecond.
     while revocation::now_ms() <= cutoff {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
-    state.tokens.issue(user.id, &user.username)
+    state.tokens().issue(user.id, &user.username)
 }
 
 /// `DELETE /api/users/me`: checks the password (throttled like a login),
 /// then deletes the account and revokes every token it ever had.
 pub async fn delete_account(
-    state: &AppState,
+    state: &impl AuthContext,
     addr: IpAddr,
     user: &UserRecord,
     password: &str,
 ) -> Result<()> {
-    state.throttle.admit_login(&user.username, addr).await?;
-    let stored = state.chat.store().password_hash(user.id).await?;
+    state.throttle().admit_login(&user.username, addr).await?;
+    let stored = state.chat().store().password_hash(user.id).await?;
     if !password::verify(password.to_owned(), stored).await? {
-        state.throttle.failed_login(&user.username, addr).await;
+        state.throttle().failed_login(&user.username, addr).await;
         return Err(Error::Unauthorized("the password is wrong".into()));
     }
-    state.revocations.cut_off(user.id, i64::MAX);
-    state.chat.accounts.delete(user.id, i64::MAX).await
+    state.revocations().cut_off(user.id, i64::MAX);
+    state.chat().accounts.delete(user.id, i64::MAX).await
 }
 
 #[cfg(test)]

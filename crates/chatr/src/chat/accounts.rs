@@ -7,7 +7,6 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::limits::{Action, Limiter};
-use super::model::{Presence, PresenceStatus, UserRecord, Visibility};
 use super::notice::{Announcer, Notice};
 use super::profiles::{Profile, Profiles};
 use super::relations::Relations;
@@ -15,6 +14,7 @@ use super::sessions::Sessions;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::media::Storage;
+use crate::model::{Presence, PresenceStatus, UserRecord, Visibility};
 use crate::store::Store;
 
 #[derive(Clone)]

@@ -1,8 +1,8 @@
 //! The status lifecycle of contract §4: who may move a message, and where to.
 //! Every status event goes through [`next_status`]; nothing else decides.
 
-use super::model::{MessageType, Status};
 use crate::error::{Error, Result};
+use crate::model::{MessageType, Status, Stored};
 use uuid::Uuid;
 
 /// What a recipient's client reported about a message.
@@ -28,15 +28,6 @@ impl Receipt {
     pub fn sets_read_at(self) -> bool {
         matches!(self, Self::Read | Self::Listened)
     }
-}
-
-/// The facts about a stored message that the rule needs.
-#[derive(Clone, Copy, Debug)]
-pub struct Stored {
-    pub sender_id: Uuid,
-    pub recipient_id: Uuid,
-    pub kind: MessageType,
-    pub status: Status,
 }
 
 fn rank(kind: MessageType, status: Status) -> Option<u8> {

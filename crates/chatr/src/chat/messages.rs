@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::lifecycle::{self, Receipt};
 use super::limits::{Action, Limiter};
-use super::model::{Edit, Message, MessageType, Reaction, ReplyTo, Status};
 use super::notice::{Announcer, Notice, Origin};
 use super::profiles::{Profile, Profiles};
 use super::relations::Relations;
@@ -16,6 +15,7 @@ use super::validate;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::media::Storage;
+use crate::model::{Edit, Message, MessageType, Reaction, ReplyTo, Status};
 use crate::store::{
     Store,
     writer::{Change, Changed, Facts, Inserted, Receipted},

@@ -7,7 +7,6 @@ pub mod accounts;
 pub mod lifecycle;
 pub mod limits;
 pub mod messages;
-pub mod model;
 pub mod notice;
 pub mod notifications;
 pub mod presence;

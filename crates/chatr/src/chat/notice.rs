@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::model::{Message, Presence, Reaction, Status, Visibility};
+use crate::model::{Message, Presence, Reaction, Status, Visibility};
 
 /// The session a change came from, opaque to the domain (the realtime layer
 /// leaves it out of what the change announces to the user's sessions).

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::model::{Message, MessageType};
 use super::sessions::Sessions;
+use crate::model::{Message, MessageType};
 use crate::push::{Notification, Pusher};
 use crate::store::Store;
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
-use super::model::PresenceStatus;
+use crate::model::PresenceStatus;
 
 struct Entry {
     sessions: u32,

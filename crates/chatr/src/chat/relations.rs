@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use uuid::Uuid;
 
-use super::model::Visibility;
 use crate::error::{Error, Result};
+use crate::model::Visibility;
 use crate::store::Store;
 
 #[derive(Clone)]

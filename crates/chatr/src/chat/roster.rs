@@ -17,9 +17,9 @@ use std::time::Duration;
 use redis::{self as redis_client, AsyncCommands, aio::MultiplexedConnection};
 use uuid::Uuid;
 
-use super::model::PresenceStatus;
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::model::PresenceStatus;
 
 /// A node whose lease is this old is dead; refreshed every [`HEARTBEAT`].
 const LEASE: Duration = Duration::from_secs(15);

@@ -9,7 +9,6 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::limits::{Action, Limiter};
-use super::model::{Presence, PresenceStatus, User, UserRecord, Visibility};
 use super::notice::{Announcer, Indicator, Notice};
 use super::presence::PresenceRegistry;
 use super::profiles::Profiles;
@@ -17,6 +16,7 @@ use super::relations::Relations;
 use super::roster::Roster;
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::model::{Presence, PresenceStatus, User, UserRecord, Visibility};
 use crate::store::Store;
 use std::collections::HashSet;
 

@@ -63,11 +63,6 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
-/// Characters that reorder the text around them (and so can disguise it).
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
-}
-
 /// Trims the content and checks its length (in characters, as users count
 /// them); content with nothing visible in it is empty.
 pub fn content(s: &str) -> Result<&str> {

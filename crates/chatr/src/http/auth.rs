@@ -8,9 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::openapi::{Login, PasswordChange, Register};
 use super::{ClientIp, JsonBody};
 use crate::auth::{self, AuthUser, Bearer};
-use crate::chat::model::User;
 use crate::error::{Error, Result};
 use crate::fields::Fields;
+use crate::model::User;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
 use crate::auth::AuthUser;
-use crate::chat::model::UserRecord;
 use crate::error::{Error, Result};
 use crate::media::storage::sanitize_file_name;
+use crate::model::UserRecord;
 use crate::state::AppState;
 
 /// Messages read per page.

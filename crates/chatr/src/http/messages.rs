@@ -8,10 +8,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::Params;
 use crate::auth::AuthUser;
-use crate::chat::model::{Conversation, Edit, Message};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::fields::parse_uuid;
+use crate::model::{Conversation, Edit, Message};
 use crate::state::AppState;
 use crate::store::HistoryCursor;
 

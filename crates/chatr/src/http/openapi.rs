@@ -14,8 +14,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{self, ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::chat::model::Visibility;
 use crate::error::ErrorBody;
+use crate::model::Visibility;
 
 pub const BEARER: &str = "bearer";
 

@@ -21,17 +21,14 @@ use uuid::Uuid;
 use super::JsonBody;
 use super::openapi::{ProfileImageForm, UploadForm, WaveformUpdate};
 use crate::auth::AuthUser;
-use crate::chat::{
-    Attachment,
-    model::{Message, MessageType},
-    validate,
-};
+use crate::chat::{Attachment, validate};
 use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
 use crate::media::{
     self, audio, images, sniff,
     storage::{Folder, Stored, sanitize_file_name, small_avatar_url},
 };
+use crate::model::{Message, MessageType};
 use crate::state::AppState;
 
 /// Room for the multipart framing and the small fields around the file.

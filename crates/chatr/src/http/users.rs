@@ -11,9 +11,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::openapi::{AccountUpdate, PasswordConfirmation};
 use super::{ClientIp, JsonBody, Params, export};
 use crate::auth::{self, AuthUser};
-use crate::chat::model::{User, Visibility};
 use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
+use crate::model::{User, Visibility};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

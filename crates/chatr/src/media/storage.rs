@@ -142,13 +142,18 @@ pub fn small_avatar_url(url: &str) -> Option<String> {
     Some(format!("/uploads/profiles/{stem}_64.{ext}"))
 }
 
+/// Characters that reorder the text around them (and so can disguise it).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
 pub fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     // Control characters and directional overrides never reach a name:
     // `report\u{202e}gpj.exe` would show as "reportexe.jpg".
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && !crate::chat::validate::is_bidi_control(*c))
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .map(|c| {
             if matches!(c, '"' | '<' | '>' | ':' | '|' | '?' | '*') {
                 '_'

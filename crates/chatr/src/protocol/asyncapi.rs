@@ -18,7 +18,7 @@ use super::{
     AckErr, AckErrBody, ClientEvent, Edited, EventError, Reactions, Recording, ServerEvent,
     StatusChanged, Typing, Unsent, Waveform,
 };
-use crate::chat::model::{Message, Presence, PresenceStatus, Reaction, Status};
+use crate::model::{Message, Presence, PresenceStatus, Reaction, Status};
 
 /// Where a payload's shape is: a named schema, or an inline one.
 enum Shape {

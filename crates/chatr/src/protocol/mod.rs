@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::chat::model::{Message, Presence, Reaction, Status};
+use crate::model::{Message, Presence, Reaction, Status};
 
 /// Events a client sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

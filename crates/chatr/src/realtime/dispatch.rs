@@ -10,11 +10,11 @@ use uuid::Uuid;
 use super::fanout::Fanout;
 use super::{Room, Session, Socket, backlog};
 use crate::chat::lifecycle::Receipt;
-use crate::chat::model::{Message, Presence, PresenceStatus, Reaction, Status};
 use crate::chat::notice::{Indicator, Origin};
 use crate::chat::{SendText, validate};
 use crate::error::{Error, Result};
 use crate::fields::{Fields, parse_uuid};
+use crate::model::{Message, Presence, PresenceStatus, Reaction, Status};
 use crate::protocol::{AckErr, AckErrBody, AckOk, ClientEvent, EventError, ServerEvent};
 use crate::state::AppState;
 

@@ -20,9 +20,9 @@ use super::handover::Handover;
 use super::{Io, Nsp, Room};
 use crate::auth::revocation::Revocations;
 use crate::chat::Chat;
-use crate::chat::model::{Message, Presence, Visibility};
 use crate::chat::notice::{Announce, Indicator, Notice, Origin};
 use crate::chat::profiles::Profile;
+use crate::model::{Message, Presence, Visibility};
 use crate::protocol::{self, ServerEvent};
 
 /// What one node tells the others; the packet or message follows the

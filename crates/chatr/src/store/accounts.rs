@@ -6,8 +6,8 @@ use super::{
     Backend, Store,
     rows::{MessageRow, message_columns, message_from, message_select, uuid},
 };
-use crate::chat::model::{Edit, Message};
 use crate::error::Result;
+use crate::model::{Edit, Message};
 
 /// What deleting an account left to do outside the database.
 pub struct Deleted {

@@ -6,8 +6,8 @@ use super::{
     Store,
     rows::{MessageRow, UserRow, message_columns, message_from, message_select},
 };
-use crate::chat::model::{Message, Reaction, UserRecord};
 use crate::error::Result;
+use crate::model::{Message, Reaction, UserRecord};
 
 /// Where an older page of history ends.
 pub enum HistoryCursor {

@@ -6,8 +6,8 @@ use super::{
     Store,
     rows::{UserRow, user_columns, uuid},
 };
-use crate::chat::model::{UserRecord, Visibility};
 use crate::error::{Error, Result};
+use crate::model::{UserRecord, Visibility};
 
 impl Store {
     /// Every block (blocker, blocked), and every user whose visibility is not `everyone`.

@@ -4,8 +4,8 @@
 
 use uuid::Uuid;
 
-use crate::chat::model::{Message, MessageType, ReplyTo, Status, UserRecord, Visibility};
 use crate::error::{Error, Result};
+use crate::model::{Message, MessageType, ReplyTo, Status, UserRecord, Visibility};
 
 pub(super) fn uuid(s: &str) -> Result<Uuid> {
     Uuid::try_parse(s).map_err(|_| Error::internal("malformed id in the database"))

@@ -8,8 +8,8 @@ use super::{
     Backend, Store,
     rows::{MessageRow, message_columns},
 };
-use crate::chat::model::Message;
 use crate::error::Result;
+use crate::model::Message;
 
 /// The words of a search: letters and digits, lower case, at most 16 of 64 characters.
 pub fn words(q: &str) -> Vec<String> {

@@ -8,8 +8,8 @@ use super::{
     Store,
     rows::{UserRow, user_columns},
 };
-use crate::chat::model::UserRecord;
 use crate::error::{Error, Result};
+use crate::model::UserRecord;
 
 pub struct NewUser<'a> {
     pub id: Uuid,

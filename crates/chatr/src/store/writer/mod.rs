@@ -26,10 +26,9 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::chat::lifecycle::Stored;
-use crate::chat::model::{Message, MessageType, Reaction, Status};
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
+use crate::model::{Message, MessageType, Reaction, Status, Stored};
 
 /// Upper bound of writes per transaction, so one commit never stalls for long.
 const MAX_BATCH: usize = 512;

@@ -14,8 +14,8 @@ use super::{
     RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
     contact_pair, facts, stored, waveform_json,
 };
-use crate::chat::model::{Message, Reaction};
 use crate::error::{Error, Result};
+use crate::model::{Message, Reaction};
 
 pub(super) async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);

@@ -19,10 +19,10 @@ use super::{
     RECEIPT_STATUS, Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair,
     facts, record_batch, stored, waveform_json,
 };
-use crate::chat::model::Message;
-use crate::chat::model::Reaction;
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
+use crate::model::Message;
+use crate::model::Reaction;
 
 /// The writer thread: a commit within this long of the previous one means the server is busy…
 const BUSY: Duration = Duration::from_millis(2);

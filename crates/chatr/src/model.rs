@@ -284,3 +284,13 @@ pub struct Edit {
     /// When this version was replaced.
     pub edited_at: String,
 }
+
+/// The facts about a stored message that the status rule
+/// (`chat::lifecycle`) needs, as the writer reads them.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored {
+    pub sender_id: Uuid,
+    pub recipient_id: Uuid,
+    pub kind: MessageType,
+    pub status: Status,
+}
