@@ -84,12 +84,7 @@ impl<S: AuthContext> FromRequestParts<S> for AuthSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
-        state
-            .chat()
-            .sessions
-            .limiter()
-            .check(token.user, crate::chat::limits::Action::Api)
-            .await?;
+        admit_call(state, token.user).await?;
         let user = state
             .chat()
             .store()
@@ -98,6 +93,16 @@ impl<S: AuthContext> FromRequestParts<S> for AuthSession {
             .ok_or_else(|| Error::Unauthorized("invalid or expired token".into()))?;
         Ok(AuthSession(user, token))
     }
+}
+
+/// One REST call of an authenticated caller's budget (`429` beyond it).
+pub async fn admit_call(state: &impl AuthContext, user: Uuid) -> Result<()> {
+    state
+        .chat()
+        .sessions
+        .limiter()
+        .check(user, crate::chat::limits::Action::Api)
+        .await
 }
 
 /// Creates an account; returns it with a fresh token. Registrations are

@@ -49,12 +49,7 @@ impl FromRequestParts<AppState> for Admin {
         if token.operator {
             return Ok(Admin);
         }
-        state
-            .chat
-            .sessions
-            .limiter()
-            .check(token.user, crate::chat::limits::Action::Api)
-            .await?;
+        auth::admit_call(state, token.user).await?;
         match state.chat.store().account_state(token.user).await? {
             Some((role, false)) if role == "admin" => Ok(Admin),
             Some(_) => Err(Error::forbidden("administrators only")),

@@ -208,11 +208,9 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
                 continue;
             }
         }
-        let mut index = false;
-        let (jobs, started) = (batch.len(), Instant::now());
-        let committed = apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index);
-        record_batch(jobs, started, queue.len());
-        answer(&mut pending, committed, &signals);
+        let index = commit(&conn, &mut batch, &mut pending, &mut stop, &signals, || {
+            queue.len()
+        });
         if index {
             // One chunk now; the rest after the runtime had a turn.
             match index_new(&conn, INLINE_INDEX_CHUNK) {
@@ -274,12 +272,10 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
             fail(&mut batch, &mut stop);
             continue;
         }
-        let mut index = false;
-        let (jobs, started) = (batch.len(), Instant::now());
-        let committed = apply(&conn, batch.drain(..), &mut pending, &mut stop, &mut index);
-        record_batch(jobs, started, rx.len());
+        let index = commit(&conn, &mut batch, &mut pending, &mut stop, signals, || {
+            rx.len()
+        });
         last_commit = Instant::now();
-        answer(&mut pending, committed, signals);
         // Search indexing happens here, after the batch's answers went out:
         // it costs no message its latency, and a message is searchable
         // within a checkpoint interval.
@@ -313,6 +309,24 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
             Err(_) => break,
         }
     }
+}
+
+/// Applies and commits one batch, records it, and answers its callers
+/// (both writers); true when the batch asked for search indexing.
+fn commit(
+    conn: &Connection,
+    batch: &mut Vec<Job>,
+    pending: &mut Vec<Pending>,
+    stop: &mut Option<oneshot::Sender<()>>,
+    signals: &Signals,
+    queued: impl FnOnce() -> usize,
+) -> bool {
+    let mut index = false;
+    let (jobs, started) = (batch.len(), Instant::now());
+    let committed = apply(conn, batch.drain(..), pending, stop, &mut index);
+    record_batch(jobs, started, queued());
+    answer(pending, committed, signals);
+    index
 }
 
 /// Answers a batch after its commit, and notes that search has new messages.
