@@ -56,6 +56,11 @@ impl<H: Handler> Socket<H> {
         self.0.id
     }
 
+    /// The id by reference, for sets keyed by it.
+    pub(crate) fn sid(&self) -> &Sid {
+        &self.0.id
+    }
+
     pub fn namespace(&self) -> &str {
         &self.0.nsp.name
     }
