@@ -159,13 +159,13 @@ pub type AfterCommit<T> = Box<dyn FnOnce(&T) + Send>;
 /// The answer to a job that may have something to run after its commit.
 pub(super) struct Reply<T> {
     tx: oneshot::Sender<Result<T>>,
-    after: Option<AfterCommit<T>>,
+    after: AfterCommit<T>,
 }
 
 impl<T> Reply<T> {
     fn send(self, r: Result<T>) {
-        if let (Ok(done), Some(after)) = (&r, self.after) {
-            after(done);
+        if let Ok(done) = &r {
+            (self.after)(done);
         }
         // A caller that went away no longer needs its answer.
         let _ = self.tx.send(r);
@@ -264,13 +264,7 @@ impl Writer {
 
     async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(job(reply))
-            .await
-            .map_err(|_| Error::internal("the writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| Error::internal("the writer dropped a write"))?
+        self.hand_over(job(reply), answer).await
     }
 
     /// Like `submit`, with something to run after the commit.
@@ -280,12 +274,12 @@ impl Writer {
         job: impl FnOnce(Reply<T>) -> Job,
     ) -> Result<T> {
         let (tx, answer) = oneshot::channel();
-        let reply = Reply {
-            tx,
-            after: Some(after),
-        };
+        self.hand_over(job(Reply { tx, after }), answer).await
+    }
+
+    async fn hand_over<T>(&self, job: Job, answer: oneshot::Receiver<Result<T>>) -> Result<T> {
         self.tx
-            .send(job(reply))
+            .send(job)
             .await
             .map_err(|_| Error::internal("the writer has stopped"))?;
         answer
@@ -396,18 +390,12 @@ impl Pending {
             }
         }
         // A caller that went away no longer needs its answer.
-        let _ = match self {
-            Pending::Insert(reply, r) => {
-                reply.send(outcome(r, committed));
-                Ok(())
-            }
-            Pending::Receipt(reply, r) => {
-                reply.send(outcome(r, committed));
-                Ok(())
-            }
-            Pending::Unit(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
-            Pending::Change(tx, r) => tx.send(outcome(r, committed)).map_err(drop),
-        };
+        match self {
+            Pending::Insert(reply, r) => reply.send(outcome(r, committed)),
+            Pending::Receipt(reply, r) => reply.send(outcome(r, committed)),
+            Pending::Unit(tx, r) => drop(tx.send(outcome(r, committed))),
+            Pending::Change(tx, r) => drop(tx.send(outcome(r, committed))),
+        }
     }
 }
 
