@@ -13,11 +13,15 @@ test('every acknowledged message survives SIGKILL of the server', async () => {
   const b = await register(server, 'dur');
   const s = await connect(server, a.token);
   const acked = [];
+  let firstAck;
+  const first = new Promise((r) => { firstAck = r; });
   const sends = Array.from({ length: 200 }, (_, i) =>
     emitAck(s, 'message:send', { recipientId: b.user.id, content: `durable ${i}`, clientMessageId: `d-${i}` })
-      .then((ack) => { if (ack.ok) acked.push(ack.message.id); }, () => {}));
-  // Kill while sends are in flight: whatever was acknowledged must be on disk.
-  await new Promise((r) => setTimeout(r, 30));
+      .then((ack) => { if (ack.ok) { acked.push(ack.message.id); firstAck(); } }, () => {}));
+  // Kill while sends are in flight, as soon as one was acknowledged (a fixed
+  // delay could end before the first commit on a busy machine): whatever
+  // was acknowledged must be on disk.
+  await Promise.race([first, new Promise((r) => setTimeout(r, 5000))]);
   await server.kill();
   await Promise.allSettled(sends);
   s.close();
