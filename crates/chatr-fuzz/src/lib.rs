@@ -67,8 +67,20 @@ pub fn event_payload(data: &[u8]) {
         return;
     };
     let event = ClientEvent::ALL[usize::from(which) % ClientEvent::ALL.len()];
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) {
-        let _ = dispatch::parse(event, &value);
+    let general = serde_json::from_slice::<serde_json::Value>(json)
+        .ok()
+        .map(|value| dispatch::parse(event, &value));
+    // The quick reading of the frequent events takes a payload only as the
+    // general one does.
+    if let Some(quick) = std::str::from_utf8(json)
+        .ok()
+        .and_then(|raw| dispatch::parse_quick(event, raw))
+    {
+        assert_eq!(
+            general.and_then(Result::ok),
+            Some(quick),
+            "quick reading differs"
+        );
     }
 }
 

@@ -43,7 +43,7 @@ impl Backlog {
 
 /// The session is connected: the horizon, then the first page. A resumed
 /// session got what it missed replayed by the engine instead.
-pub(super) async fn start(state: AppState, fanout: Arc<Fanout>, socket: Socket) {
+pub(super) async fn start(state: Arc<AppState>, fanout: Arc<Fanout>, socket: Socket) {
     let Some(session) = socket.data() else { return };
     if socket.recovered() {
         session
@@ -75,7 +75,7 @@ pub(super) async fn start(state: AppState, fanout: Arc<Fanout>, socket: Socket) 
 /// The client acknowledged `message`: when that leaves little of the page
 /// unacknowledged, the next page is read.
 pub(super) async fn acknowledged(
-    state: AppState,
+    state: Arc<AppState>,
     fanout: Arc<Fanout>,
     socket: Socket,
     message: Uuid,
@@ -97,7 +97,7 @@ pub(super) async fn acknowledged(
     }
 }
 
-async fn next_page(state: AppState, fanout: Arc<Fanout>, socket: Socket) {
+async fn next_page(state: Arc<AppState>, fanout: Arc<Fanout>, socket: Socket) {
     let Some(session) = socket.data() else { return };
     let user = session.user;
     let (after, upto) = {

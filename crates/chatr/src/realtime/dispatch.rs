@@ -1,6 +1,7 @@
 //! Client events: parse the payload, call the domain, answer. Every failure
 //! becomes a `message:error` plus a failed ack; nothing is dropped silently.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chatr_sio::Event;
@@ -156,7 +157,12 @@ pub fn parse(event: ClientEvent, payload: &Value) -> Result<Command> {
 
 /// One span per event at DEBUG (free while the log filter is coarser): the
 /// event's name, the user, the message it is about — never its content.
-pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
+pub(super) async fn dispatch(
+    state: Arc<AppState>,
+    fanout: Arc<Fanout>,
+    socket: Socket,
+    event: Event,
+) {
     use tracing::Instrument as _;
     let Some(user) = socket.data().map(|s| s.user) else {
         return;
@@ -167,24 +173,52 @@ pub(super) async fn dispatch(state: AppState, fanout: Arc<Fanout>, socket: Socke
         %user,
         message = tracing::field::Empty,
     );
-    handle(state, fanout, socket, event).instrument(span).await;
+    // Without a subscriber for the span, no span is entered on every poll.
+    if span.is_disabled() {
+        handle(state, fanout, socket, event, false).await;
+    } else {
+        handle(state, fanout, socket, event, true)
+            .instrument(span)
+            .await;
+    }
 }
 
-async fn handle(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Event) {
+async fn handle(
+    state: Arc<AppState>,
+    fanout: Arc<Fanout>,
+    socket: Socket,
+    event: Event,
+    traced: bool,
+) {
     let Some(session) = socket.data() else { return };
-    let payload = event.arg::<Value>(0).and_then(Result::ok);
-    if let Some(id) = payload
-        .as_ref()
-        .and_then(|p| p.get("messageId"))
-        .and_then(Value::as_str)
-        .and_then(parse_uuid)
-    {
-        tracing::Span::current().record("message", tracing::field::display(id));
-    }
-    let command = match (ClientEvent::parse(&event.name), payload.as_ref()) {
-        (None, _) => Err(Error::invalid("unknown event")),
-        (Some(_), None) => Err(Error::invalid("payload is missing or is not JSON")),
-        (Some(kind), Some(payload)) => parse(kind, payload),
+    let kind = ClientEvent::parse(&event.name);
+    // The common payloads are read without a `Value` tree; a traced event
+    // and anything the quick reading does not take go the general way,
+    // which names the offending field.
+    let quick = match kind {
+        Some(kind) if !traced => event.raw_arg(0).and_then(|raw| parse_quick(kind, raw)),
+        _ => None,
+    };
+    let mut payload = None;
+    let command = match quick {
+        Some(command) => Ok(command),
+        None => {
+            payload = event.arg::<Value>(0).and_then(Result::ok);
+            if traced
+                && let Some(id) = payload
+                    .as_ref()
+                    .and_then(|p| p.get("messageId"))
+                    .and_then(Value::as_str)
+                    .and_then(parse_uuid)
+            {
+                tracing::Span::current().record("message", tracing::field::display(id));
+            }
+            match (kind, payload.as_ref()) {
+                (None, _) => Err(Error::invalid("unknown event")),
+                (Some(_), None) => Err(Error::invalid("payload is missing or is not JSON")),
+                (Some(kind), Some(payload)) => parse(kind, payload),
+            }
+        }
     };
     let acknowledged = match &command {
         Ok(Command::Receipt { message_id, .. }) => Some(*message_id),
@@ -205,8 +239,80 @@ async fn handle(state: AppState, fanout: Arc<Fanout>, socket: Socket, event: Eve
                 backlog::acknowledged(state, fanout, socket.clone(), id).await;
             }
         }
-        Err(err) => refuse(&socket, event.ack, &event.name, payload.as_ref(), &err),
+        Err(err) => {
+            // A quickly read command the domain refused: the error names
+            // the payload's ids, so read it now.
+            let payload = payload.or_else(|| event.arg::<Value>(0).and_then(Result::ok));
+            refuse(&socket, event.ack, &event.name, payload.as_ref(), &err);
+        }
     }
+}
+
+/// The fields of the frequent events, borrowed from the payload's text
+/// where they need no unescaping.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Quick<'a> {
+    #[serde(borrow)]
+    recipient_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    client_message_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reply_to_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sender_id: Option<Cow<'a, str>>,
+}
+
+/// `message:send` and the receipts read straight from their JSON text, for
+/// the payloads that are exactly right: the same [`Command`] that [`parse`]
+/// makes of them. `None` for anything else (another event, a wrong type, a
+/// repeated key, a value out of bounds): [`parse`] then reads it and says
+/// what is wrong. Pure, like [`parse`]; the fuzz harness checks the two agree.
+pub fn parse_quick(event: ClientEvent, raw: &str) -> Option<Command> {
+    // A struct also reads from an array; a payload must be an object.
+    if !raw.trim_start().starts_with('{') {
+        return None;
+    }
+    let receipt = match event {
+        ClientEvent::MessageSend => None,
+        ClientEvent::MessageDelivered => Some(Receipt::Delivered),
+        ClientEvent::MessageRead => Some(Receipt::Read),
+        ClientEvent::AudioListening => Some(Receipt::Listening),
+        ClientEvent::AudioListened => Some(Receipt::Listened),
+        _ => return None,
+    };
+    let q: Quick<'_> = serde_json::from_str(raw).ok()?;
+    let uuid = |v: &Option<Cow<'_, str>>| v.as_deref().and_then(parse_uuid);
+    if let Some(receipt) = receipt {
+        return Some(Command::Receipt {
+            message_id: uuid(&q.message_id)?,
+            sender_id: uuid(&q.sender_id)?,
+            receipt,
+        });
+    }
+    if q.kind.as_deref().is_some_and(|k| k != "text") {
+        return None;
+    }
+    let client_message_id = match q.client_message_id.as_deref() {
+        None => None,
+        Some(id) => Some(validate::client_message_id(id).ok()?.to_owned()),
+    };
+    let reply_to_id = match q.reply_to_id.as_deref() {
+        None => None,
+        Some(id) => Some(parse_uuid(id)?),
+    };
+    Some(Command::Send(SendText {
+        recipient_id: uuid(&q.recipient_id)?,
+        content: validate::content(q.content.as_deref()?).ok()?.to_owned(),
+        client_message_id,
+        reply_to_id,
+    }))
 }
 
 async fn execute(
@@ -336,5 +442,75 @@ fn refuse(socket: &Socket, ack: Option<u64>, event: &str, payload: Option<&Value
             },
         };
         socket.ack(id, &body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "0b7e4b9e-6a8f-4b7a-9d3c-2f1e0a9b8c7d";
+    const B: &str = "1c8f5caf-7b90-4c8b-8e4d-3a2f1b0c9d8e";
+
+    /// What the quick reading makes of `raw`, beside what `parse` makes of it.
+    fn both(event: ClientEvent, raw: &str) -> (Option<Command>, Option<Command>) {
+        let general = serde_json::from_str::<Value>(raw)
+            .ok()
+            .and_then(|v| parse(event, &v).ok());
+        (parse_quick(event, raw), general)
+    }
+
+    #[test]
+    fn the_quick_reading_takes_right_payloads_as_parse_does() {
+        let sends = [
+            format!(r#"{{"recipientId":"{A}","content":"hi"}}"#),
+            format!(r#"{{"recipientId":"{A}","content":"  hi  ","type":"text","x":[1,{{}}]}}"#),
+            format!(r#"{{"recipientId":"{A}","content":"\u00e9\n\"q\"","clientMessageId":"c-1"}}"#),
+            format!(r#"{{"recipientId":"{A}","content":"hi","replyToId":"{B}","type":null}}"#),
+        ];
+        for raw in &sends {
+            let (quick, general) = both(ClientEvent::MessageSend, raw);
+            assert!(quick.is_some(), "{raw}");
+            assert_eq!(quick, general, "{raw}");
+        }
+        let receipt = format!(r#"{{"messageId":"{A}","senderId":"{B}"}}"#);
+        for event in [
+            ClientEvent::MessageDelivered,
+            ClientEvent::MessageRead,
+            ClientEvent::AudioListening,
+            ClientEvent::AudioListened,
+        ] {
+            let (quick, general) = both(event, &receipt);
+            assert!(quick.is_some(), "{event:?}");
+            assert_eq!(quick, general, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn anything_not_exactly_right_is_left_to_parse() {
+        let sends = [
+            format!(r#"[{{"recipientId":"{A}","content":"hi"}}]"#),
+            format!(r#"["{A}","hi"]"#),
+            format!(r#"{{"recipientId":"{A}","content":"   "}}"#),
+            format!(r#"{{"recipientId":"{A}","content":5}}"#),
+            format!(r#"{{"recipientId":"{A}"}}"#),
+            format!(r#"{{"recipientId":"{}","content":"hi"}}"#, A.to_uppercase()),
+            format!(r#"{{"recipientId":"{A}","content":"hi","type":"image"}}"#),
+            format!(r#"{{"recipientId":"{A}","content":"hi","clientMessageId":""}}"#),
+            format!(r#"{{"recipientId":"{A}","content":"hi","replyToId":"nope"}}"#),
+            // A repeated key: the general reading keeps the last one.
+            format!(r#"{{"recipientId":"{B}","recipientId":"{A}","content":"hi"}}"#),
+            "null".to_owned(),
+            "{".to_owned(),
+        ];
+        for raw in &sends {
+            assert_eq!(parse_quick(ClientEvent::MessageSend, raw), None, "{raw}");
+        }
+        let receipt = format!(r#"{{"messageId":"{A}","senderId":"{B}"}}"#);
+        for event in [ClientEvent::TypingStart, ClientEvent::PresenceUpdate] {
+            assert_eq!(parse_quick(event, &receipt), None, "{event:?}");
+        }
+        let partial = format!(r#"{{"messageId":"{A}"}}"#);
+        assert_eq!(parse_quick(ClientEvent::MessageRead, &partial), None);
     }
 }

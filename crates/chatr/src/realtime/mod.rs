@@ -82,14 +82,14 @@ impl Session {
 
 /// The application behind the engine.
 pub struct Realtime {
-    state: AppState,
+    state: Arc<AppState>,
     fanout: Arc<Fanout>,
 }
 
 /// Builds the Socket.IO server; the fan-out starts carrying notices to it.
 pub fn server(state: AppState, fanout: Arc<Fanout>, config: EngineConfig) -> Io {
     let handler = Realtime {
-        state,
+        state: Arc::new(state),
         fanout: fanout.clone(),
     };
     // The bearer header is the handshake's other way to carry the token.
@@ -177,7 +177,7 @@ impl Handler for Realtime {
 }
 
 async fn authenticate(
-    state: AppState,
+    state: Arc<AppState>,
     fanout: Arc<Fanout>,
     socket: Socket,
     auth: Option<Value>,
@@ -242,7 +242,7 @@ async fn authenticate(
 }
 
 async fn disconnected(
-    state: AppState,
+    state: Arc<AppState>,
     fanout: Arc<Fanout>,
     socket: Socket,
     reason: DisconnectReason,
