@@ -201,13 +201,24 @@ impl Messages {
     ) -> Result<Message> {
         self.0.limiter.check(sender, Action::Send).await?;
         self.counterpart(sender, input.recipient_id).await?;
-        let mut message = self
-            .draft(sender, input.recipient_id, MessageType::Text, input.content)
-            .await?;
-        message.client_message_id = input.client_message_id;
-        if let Some(id) = input.reply_to_id {
-            message.reply_to = Some(self.reply_snapshot(sender, input.recipient_id, id).await?);
-        }
+        // A send's future is allocated for every event, so it is kept to
+        // its common path: the rare step is boxed, and the message is built
+        // in a block of its own, which no wait outlives, so that no room
+        // for it stays in the future while the writer works.
+        let message = {
+            let reply_to = match input.reply_to_id {
+                Some(id) => {
+                    Some(Box::pin(self.reply_snapshot(sender, input.recipient_id, id)).await?)
+                }
+                None => None,
+            };
+            let mut message = self
+                .draft(sender, input.recipient_id, MessageType::Text, input.content)
+                .await?;
+            message.client_message_id = input.client_message_id;
+            message.reply_to = reply_to;
+            Arc::new(message)
+        };
         self.store_and_announce(message, Some(origin)).await
     }
 
@@ -323,19 +334,18 @@ impl Messages {
         if let Some(id) = a.reply_to_id {
             message.reply_to = Some(self.reply_snapshot(sender, a.recipient_id, id).await?);
         }
-        self.store_and_announce(message, None).await
+        self.store_and_announce(Arc::new(message), None).await
     }
 
     /// Stores a new message (status `sent`) and announces it. A repeated
     /// `clientMessageId` returns the stored message and announces nothing.
     async fn store_and_announce(
         &self,
-        message: Message,
+        message: Arc<Message>,
         origin: Option<Origin>,
     ) -> Result<Message> {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.0.relations.known_contacts(sender, recipient);
-        let message = Arc::new(message);
         // Announced by the writer right after the commit, before the sender
         // hears: see `AfterCommit`.
         let this = self.clone();

@@ -45,7 +45,8 @@ impl Profiles {
         if let Some(p) = self.cached(id) {
             return Ok(Some(p));
         }
-        Ok(store.user_by_id(id).await?.map(|u| {
+        // Boxed: the rare miss must not size the future of every send.
+        Ok(Box::pin(store.user_by_id(id)).await?.map(|u| {
             self.put(
                 id,
                 Profile {

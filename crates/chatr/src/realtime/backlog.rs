@@ -93,7 +93,9 @@ pub(super) async fn acknowledged(
         due
     };
     if due {
-        next_page(state, fanout, socket).await;
+        // Boxed: most acknowledgements read no page, and every receipt's
+        // future would otherwise be sized for the query.
+        Box::pin(next_page(state, fanout, socket)).await;
     }
 }
 

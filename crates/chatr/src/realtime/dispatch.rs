@@ -323,6 +323,8 @@ async fn execute(
 ) -> Result<Reply> {
     let me = session.user;
     let chat = &state.chat;
+    // The rare commands' futures are boxed: an event's future is as large
+    // as its largest step, and is allocated for every message and receipt.
     match command {
         Command::Send(input) => {
             let origin = Origin(socket.id().to_bytes());
@@ -345,7 +347,7 @@ async fn execute(
             kind,
             on,
         } => {
-            chat.sessions.indicator(me, recipient, kind, on).await?;
+            Box::pin(chat.sessions.indicator(me, recipient, kind, on)).await?;
             let mut shown = session.shown_to(kind);
             if on {
                 shown.insert(recipient);
@@ -355,29 +357,25 @@ async fn execute(
             Ok(Reply::Done)
         }
         Command::ChoosePresence(status) => {
-            chat.sessions.choose(me, status).await?;
+            Box::pin(chat.sessions.choose(me, status)).await?;
             Ok(Reply::Presence(status))
         }
         Command::Edit {
             message_id,
             content,
-        } => chat
-            .messages
-            .edit(me, message_id, content)
+        } => Box::pin(chat.messages.edit(me, message_id, content))
             .await
             .map(|m| Reply::Message(Box::new(m))),
-        Command::Unsend(message_id) => chat
-            .messages
-            .unsend(me, message_id)
+        Command::Unsend(message_id) => Box::pin(chat.messages.unsend(me, message_id))
             .await
             .map(|m| Reply::Message(Box::new(m))),
-        Command::React { message_id, emoji } => chat
-            .messages
-            .react(me, message_id, emoji)
-            .await
-            .map(Reply::Reactions),
+        Command::React { message_id, emoji } => {
+            Box::pin(chat.messages.react(me, message_id, emoji))
+                .await
+                .map(Reply::Reactions)
+        }
         Command::RequestPresence(ids) => {
-            let (statuses, users) = chat.sessions.presence_of(me, &ids).await?;
+            let (statuses, users) = Box::pin(chat.sessions.presence_of(me, &ids)).await?;
             socket.join(users.into_iter().map(Room::Presence));
             socket.emit(ServerEvent::PresenceStatus.name(), &statuses);
             Ok(Reply::Statuses(statuses))

@@ -225,7 +225,25 @@ enum Sink {
 }
 
 impl Sink {
+    /// Queues `job`, waiting for room only when the queue is full.
     async fn send(&self, job: Job) -> std::result::Result<(), Job> {
+        // Room is the common case and needs no future: a waiting one holds
+        // the job and a waiter, and would enlarge every caller's future.
+        let job = match self {
+            Sink::Queue(producer) => producer.0.try_push_or_return(job),
+            Sink::Channel(tx) => tx.try_send(job).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => {
+                    job
+                }
+            }),
+        };
+        match job {
+            Ok(()) => Ok(()),
+            Err(job) => Box::pin(self.wait_and_send(job)).await,
+        }
+    }
+
+    async fn wait_and_send(&self, job: Job) -> std::result::Result<(), Job> {
         match self {
             Sink::Queue(producer) => producer.0.push(job).await,
             Sink::Channel(tx) => tx.send(job).await.map_err(|e| e.0),
@@ -313,7 +331,7 @@ impl Writer {
         match inserted {
             Insert::New { new_contact, seq } => Ok(Inserted::New { new_contact, seq }),
             Insert::Duplicate => {
-                let stored = super::messages::by_client_id(&self.pool, sender, client_id)
+                let stored = Box::pin(super::messages::by_client_id(&self.pool, sender, client_id))
                     .await?
                     .ok_or_else(|| Error::internal("a duplicate message vanished"))?;
                 Ok(Inserted::Existing(Box::new(stored)))

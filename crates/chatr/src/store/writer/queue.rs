@@ -67,14 +67,19 @@ impl Queue {
     /// Queues `job` unless the queue is full or closed (for the checkpointer's
     /// thread, which must never wait on the runtime).
     pub(super) fn try_push(&self, job: Job) -> bool {
+        self.try_push_or_return(job).is_ok()
+    }
+
+    /// Queues `job` unless the queue is full or closed, and then gives it back.
+    pub(super) fn try_push_or_return(&self, job: Job) -> Result<(), Job> {
         let mut state = self.lock();
         if !state.open || state.jobs.len() >= QUEUE {
-            return false;
+            return Err(job);
         }
         state.jobs.push(job);
         drop(state);
         self.ready.notify_one();
-        true
+        Ok(())
     }
 
     /// Waits for jobs and moves up to [`MAX_BATCH`] of them into `batch`;
