@@ -11,7 +11,7 @@
 use std::io::Write;
 
 use chatr::protocol::ClientEvent;
-use chatr::realtime::dispatch;
+use chatr::realtime::command;
 use chatr_sio::eio::frame::Decoder;
 
 /// A fuzz target: any bytes in, nothing out, no panic.
@@ -69,12 +69,12 @@ pub fn event_payload(data: &[u8]) {
     let event = ClientEvent::ALL[usize::from(which) % ClientEvent::ALL.len()];
     let general = serde_json::from_slice::<serde_json::Value>(json)
         .ok()
-        .map(|value| dispatch::parse(event, &value));
+        .map(|value| command::parse(event, &value));
     // The quick reading of the frequent events takes a payload only as the
     // general one does.
     if let Some(quick) = std::str::from_utf8(json)
         .ok()
-        .and_then(|raw| dispatch::parse_quick(event, raw))
+        .and_then(|raw| command::parse_quick(event, raw))
     {
         assert_eq!(
             general.and_then(Result::ok),

@@ -1,25 +1,22 @@
-//! Client events: parse the payload, call the domain, answer. Every failure
-//! becomes a `message:error` plus a failed ack; nothing is dropped silently.
+//! Client events: read the payload (`command`), call the domain, answer.
+//! Every failure becomes a `message:error` plus a failed ack; nothing is
+//! dropped silently.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use chatr_sio::Event;
 use serde_json::Value;
-use uuid::Uuid;
 
+use super::command::{Command, parse, parse_quick};
 use super::fanout::Fanout;
 use super::{Room, Session, Socket, backlog};
-use crate::chat::lifecycle::Receipt;
-use crate::chat::notice::{Indicator, Origin};
-use crate::chat::{SendText, validate};
+use crate::chat::notice::Origin;
+use crate::chat::validate;
 use crate::error::{Error, Result};
-use crate::fields::{Fields, parse_uuid};
+use crate::fields::parse_uuid;
 use crate::model::{Message, Presence, PresenceStatus, Reaction, Status};
 use crate::protocol::{AckErr, AckErrBody, AckOk, ClientEvent, EventError, ServerEvent};
 use crate::state::AppState;
-
-const MAX_PRESENCE_REQUEST: usize = 500;
 
 /// The body of a successful ack, beside `ok: true`.
 enum Reply {
@@ -29,130 +26,6 @@ enum Reply {
     Presence(PresenceStatus),
     Statuses(Vec<Presence>),
     Reactions(Vec<Reaction>),
-}
-
-/// A client event, read and checked: what the domain is asked to do.
-#[derive(Debug, PartialEq)]
-pub enum Command {
-    Send(SendText),
-    Receipt {
-        message_id: Uuid,
-        sender_id: Uuid,
-        receipt: Receipt,
-    },
-    Indicator {
-        recipient: Uuid,
-        kind: Indicator,
-        on: bool,
-    },
-    ChoosePresence(PresenceStatus),
-    RequestPresence(Vec<Uuid>),
-    Edit {
-        message_id: Uuid,
-        content: String,
-    },
-    Unsend(Uuid),
-    React {
-        message_id: Uuid,
-        emoji: Option<String>,
-    },
-}
-
-/// Reads an event's payload into a [`Command`]; any shape error is
-/// `invalid_payload`, named by field. Pure: the fuzz harness calls it with
-/// whatever bytes it likes.
-pub fn parse(event: ClientEvent, payload: &Value) -> Result<Command> {
-    let receipt = |receipt| -> Result<Command> {
-        let f = Fields::of(payload)?;
-        Ok(Command::Receipt {
-            message_id: f.uuid("messageId")?,
-            sender_id: f.uuid("senderId")?,
-            receipt,
-        })
-    };
-    let indicator = |kind, on| -> Result<Command> {
-        Ok(Command::Indicator {
-            recipient: Fields::of(payload)?.uuid("recipientId")?,
-            kind,
-            on,
-        })
-    };
-    match event {
-        ClientEvent::MessageSend => {
-            let f = Fields::of(payload)?;
-            let recipient_id = f.uuid("recipientId")?;
-            let content = validate::content(f.str("content")?)?.to_owned();
-            if let Some(kind) = f.opt_str("type")?
-                && kind != "text"
-            {
-                return Err(Error::invalid_field(
-                    "type",
-                    "type must be \"text\"; attachments go through POST /api/messages/upload",
-                ));
-            }
-            let client_message_id = f
-                .opt_str("clientMessageId")?
-                .map(validate::client_message_id)
-                .transpose()?;
-            let reply_to_id = f.opt_uuid("replyToId")?;
-            Ok(Command::Send(SendText {
-                recipient_id,
-                content,
-                client_message_id: client_message_id.map(str::to_owned),
-                reply_to_id,
-            }))
-        }
-        ClientEvent::MessageEdit => {
-            let f = Fields::of(payload)?;
-            let message_id = f.uuid("messageId")?;
-            let content = f.str("content")?;
-            if content.chars().count() > validate::MAX_CONTENT_CHARS {
-                return Err(Error::invalid_field(
-                    "content",
-                    "content is at most 10,000 characters",
-                ));
-            }
-            Ok(Command::Edit {
-                message_id,
-                content: content.to_owned(),
-            })
-        }
-        ClientEvent::MessageUnsend => Ok(Command::Unsend(Fields::of(payload)?.uuid("messageId")?)),
-        ClientEvent::MessageReact => {
-            let f = Fields::of(payload)?;
-            let message_id = f.uuid("messageId")?;
-            let emoji = match f.get("emoji") {
-                None => None,
-                Some(Value::String(e)) => Some(e.as_str()),
-                Some(_) => {
-                    return Err(Error::invalid_field(
-                        "emoji",
-                        "emoji must be a string or null",
-                    ));
-                }
-            };
-            Ok(Command::React {
-                message_id,
-                emoji: crate::chat::messages::reaction(emoji)?,
-            })
-        }
-        ClientEvent::MessageDelivered => receipt(Receipt::Delivered),
-        ClientEvent::MessageRead => receipt(Receipt::Read),
-        ClientEvent::AudioListening => receipt(Receipt::Listening),
-        ClientEvent::AudioListened => receipt(Receipt::Listened),
-        ClientEvent::TypingStart => indicator(Indicator::Typing, true),
-        ClientEvent::TypingStop => indicator(Indicator::Typing, false),
-        ClientEvent::RecordingStart => indicator(Indicator::Recording, true),
-        ClientEvent::RecordingStop => indicator(Indicator::Recording, false),
-        ClientEvent::PresenceUpdate => {
-            let f = Fields::of(payload)?;
-            let status = PresenceStatus::parse(f.str("status")?).ok_or_else(|| {
-                Error::invalid_field("status", "status must be online, away or offline")
-            })?;
-            Ok(Command::ChoosePresence(status))
-        }
-        ClientEvent::PresenceRequest => presence_ids(payload).map(Command::RequestPresence),
-    }
 }
 
 /// One span per event at DEBUG (free while the log filter is coarser): the
@@ -248,73 +121,6 @@ async fn handle(
     }
 }
 
-/// The fields of the frequent events, borrowed from the payload's text
-/// where they need no unescaping.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Quick<'a> {
-    #[serde(borrow)]
-    recipient_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    content: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "type")]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    client_message_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    reply_to_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    message_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    sender_id: Option<Cow<'a, str>>,
-}
-
-/// `message:send` and the receipts read straight from their JSON text, for
-/// the payloads that are exactly right: the same [`Command`] that [`parse`]
-/// makes of them. `None` for anything else (another event, a wrong type, a
-/// repeated key, a value out of bounds): [`parse`] then reads it and says
-/// what is wrong. Pure, like [`parse`]; the fuzz harness checks the two agree.
-pub fn parse_quick(event: ClientEvent, raw: &str) -> Option<Command> {
-    // A struct also reads from an array; a payload must be an object.
-    if !raw.trim_start().starts_with('{') {
-        return None;
-    }
-    let receipt = match event {
-        ClientEvent::MessageSend => None,
-        ClientEvent::MessageDelivered => Some(Receipt::Delivered),
-        ClientEvent::MessageRead => Some(Receipt::Read),
-        ClientEvent::AudioListening => Some(Receipt::Listening),
-        ClientEvent::AudioListened => Some(Receipt::Listened),
-        _ => return None,
-    };
-    let q: Quick<'_> = serde_json::from_str(raw).ok()?;
-    let uuid = |v: &Option<Cow<'_, str>>| v.as_deref().and_then(parse_uuid);
-    if let Some(receipt) = receipt {
-        return Some(Command::Receipt {
-            message_id: uuid(&q.message_id)?,
-            sender_id: uuid(&q.sender_id)?,
-            receipt,
-        });
-    }
-    if q.kind.as_deref().is_some_and(|k| k != "text") {
-        return None;
-    }
-    let client_message_id = match q.client_message_id.as_deref() {
-        None => None,
-        Some(id) => Some(validate::client_message_id(id).ok()?.to_owned()),
-    };
-    let reply_to_id = match q.reply_to_id.as_deref() {
-        None => None,
-        Some(id) => Some(parse_uuid(id)?),
-    };
-    Some(Command::Send(SendText {
-        recipient_id: uuid(&q.recipient_id)?,
-        content: validate::content(q.content.as_deref()?).ok()?.to_owned(),
-        client_message_id,
-        reply_to_id,
-    }))
-}
-
 async fn execute(
     state: &AppState,
     session: &Session,
@@ -383,23 +189,6 @@ async fn execute(
     }
 }
 
-/// `["uuid", …]`, at most 500, duplicates dropped (first occurrence kept).
-fn presence_ids(payload: &Value) -> Result<Vec<Uuid>> {
-    let invalid = || Error::invalid("expected an array of at most 500 user ids");
-    let list = payload.as_array().ok_or_else(invalid)?;
-    if list.len() > MAX_PRESENCE_REQUEST {
-        return Err(invalid());
-    }
-    let mut ids: Vec<Uuid> = Vec::with_capacity(list.len());
-    for v in list {
-        let id = v.as_str().and_then(parse_uuid).ok_or_else(invalid)?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
 fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
     let Some(id) = ack else { return };
     let mut body = AckOk {
@@ -440,75 +229,5 @@ fn refuse(socket: &Socket, ack: Option<u64>, event: &str, payload: Option<&Value
             },
         };
         socket.ack(id, &body);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: &str = "0b7e4b9e-6a8f-4b7a-9d3c-2f1e0a9b8c7d";
-    const B: &str = "1c8f5caf-7b90-4c8b-8e4d-3a2f1b0c9d8e";
-
-    /// What the quick reading makes of `raw`, beside what `parse` makes of it.
-    fn both(event: ClientEvent, raw: &str) -> (Option<Command>, Option<Command>) {
-        let general = serde_json::from_str::<Value>(raw)
-            .ok()
-            .and_then(|v| parse(event, &v).ok());
-        (parse_quick(event, raw), general)
-    }
-
-    #[test]
-    fn the_quick_reading_takes_right_payloads_as_parse_does() {
-        let sends = [
-            format!(r#"{{"recipientId":"{A}","content":"hi"}}"#),
-            format!(r#"{{"recipientId":"{A}","content":"  hi  ","type":"text","x":[1,{{}}]}}"#),
-            format!(r#"{{"recipientId":"{A}","content":"\u00e9\n\"q\"","clientMessageId":"c-1"}}"#),
-            format!(r#"{{"recipientId":"{A}","content":"hi","replyToId":"{B}","type":null}}"#),
-        ];
-        for raw in &sends {
-            let (quick, general) = both(ClientEvent::MessageSend, raw);
-            assert!(quick.is_some(), "{raw}");
-            assert_eq!(quick, general, "{raw}");
-        }
-        let receipt = format!(r#"{{"messageId":"{A}","senderId":"{B}"}}"#);
-        for event in [
-            ClientEvent::MessageDelivered,
-            ClientEvent::MessageRead,
-            ClientEvent::AudioListening,
-            ClientEvent::AudioListened,
-        ] {
-            let (quick, general) = both(event, &receipt);
-            assert!(quick.is_some(), "{event:?}");
-            assert_eq!(quick, general, "{event:?}");
-        }
-    }
-
-    #[test]
-    fn anything_not_exactly_right_is_left_to_parse() {
-        let sends = [
-            format!(r#"[{{"recipientId":"{A}","content":"hi"}}]"#),
-            format!(r#"["{A}","hi"]"#),
-            format!(r#"{{"recipientId":"{A}","content":"   "}}"#),
-            format!(r#"{{"recipientId":"{A}","content":5}}"#),
-            format!(r#"{{"recipientId":"{A}"}}"#),
-            format!(r#"{{"recipientId":"{}","content":"hi"}}"#, A.to_uppercase()),
-            format!(r#"{{"recipientId":"{A}","content":"hi","type":"image"}}"#),
-            format!(r#"{{"recipientId":"{A}","content":"hi","clientMessageId":""}}"#),
-            format!(r#"{{"recipientId":"{A}","content":"hi","replyToId":"nope"}}"#),
-            // A repeated key: the general reading keeps the last one.
-            format!(r#"{{"recipientId":"{B}","recipientId":"{A}","content":"hi"}}"#),
-            "null".to_owned(),
-            "{".to_owned(),
-        ];
-        for raw in &sends {
-            assert_eq!(parse_quick(ClientEvent::MessageSend, raw), None, "{raw}");
-        }
-        let receipt = format!(r#"{{"messageId":"{A}","senderId":"{B}"}}"#);
-        for event in [ClientEvent::TypingStart, ClientEvent::PresenceUpdate] {
-            assert_eq!(parse_quick(event, &receipt), None, "{event:?}");
-        }
-        let partial = format!(r#"{{"messageId":"{A}"}}"#);
-        assert_eq!(parse_quick(ClientEvent::MessageRead, &partial), None);
     }
 }

@@ -5,7 +5,8 @@
 
 mod backlog;
 pub mod bus;
-pub mod dispatch;
+pub mod command;
+mod dispatch;
 pub mod fanout;
 mod handover;
 
