@@ -45,8 +45,7 @@ impl Profiles {
         if let Some(p) = self.cached(id) {
             return Ok(Some(p));
         }
-        // Boxed: the rare miss must not size the future of every send.
-        Ok(Box::pin(store.user_by_id(id)).await?.map(|u| {
+        Ok(store.user_by_id(id).await?.map(|u| {
             self.put(
                 id,
                 Profile {

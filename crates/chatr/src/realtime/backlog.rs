@@ -93,9 +93,7 @@ pub(super) async fn acknowledged(
         due
     };
     if due {
-        // Boxed: most acknowledgements read no page, and every receipt's
-        // future would otherwise be sized for the query.
-        Box::pin(next_page(state, fanout, socket)).await;
+        next_page(state, fanout, socket).await;
     }
 }
 

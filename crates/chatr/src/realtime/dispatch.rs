@@ -72,6 +72,7 @@ async fn handle(
         Some(kind) if !traced => event.raw_arg(0).and_then(|raw| parse_quick(kind, raw)),
         _ => None,
     };
+    let read_quickly = quick.is_some();
     let mut payload = None;
     let command = match quick {
         Some(command) => Ok(command),
@@ -113,9 +114,12 @@ async fn handle(
             }
         }
         Err(err) => {
-            // A quickly read command the domain refused: the error names
-            // the payload's ids, so read it now.
-            let payload = payload.or_else(|| event.arg::<Value>(0).and_then(Result::ok));
+            // The error names the payload's ids: a command read quickly has
+            // no `Value` yet, so it is read now; otherwise it was read once
+            // already (or is not JSON) and is not read again.
+            if read_quickly {
+                payload = event.arg::<Value>(0).and_then(Result::ok);
+            }
             refuse(&socket, event.ack, &event.name, payload.as_ref(), &err);
         }
     }
@@ -129,8 +133,10 @@ async fn execute(
 ) -> Result<Reply> {
     let me = session.user;
     let chat = &state.chat;
-    // The rare commands' futures are boxed: an event's future is as large
-    // as its largest step, and is allocated for every message and receipt.
+    // Edits, unsends and reactions are boxed: they read and rewrite a stored
+    // message, the largest steps here, and an event's future (allocated for
+    // every message and receipt) is as large as its largest step. The other
+    // commands' steps are no larger than a send's.
     match command {
         Command::Send(input) => {
             let origin = Origin(socket.id().to_bytes());
@@ -153,7 +159,7 @@ async fn execute(
             kind,
             on,
         } => {
-            Box::pin(chat.sessions.indicator(me, recipient, kind, on)).await?;
+            chat.sessions.indicator(me, recipient, kind, on).await?;
             let mut shown = session.shown_to(kind);
             if on {
                 shown.insert(recipient);
@@ -163,7 +169,7 @@ async fn execute(
             Ok(Reply::Done)
         }
         Command::ChoosePresence(status) => {
-            Box::pin(chat.sessions.choose(me, status)).await?;
+            chat.sessions.choose(me, status).await?;
             Ok(Reply::Presence(status))
         }
         Command::Edit {
@@ -181,7 +187,7 @@ async fn execute(
                 .map(Reply::Reactions)
         }
         Command::RequestPresence(ids) => {
-            let (statuses, users) = Box::pin(chat.sessions.presence_of(me, &ids)).await?;
+            let (statuses, users) = chat.sessions.presence_of(me, &ids).await?;
             socket.join(users.into_iter().map(Room::Presence));
             socket.emit(ServerEvent::PresenceStatus.name(), &statuses);
             Ok(Reply::Statuses(statuses))
