@@ -5,7 +5,9 @@
 //! snapshot while the server goes on writing: every message committed before
 //! the backup began is in it), the generated secrets of the data dir (so
 //! that tokens stay valid), `uploads/` (stored, not compressed again) and a
-//! `manifest.json`. The database is copied first and the files after, so a
+//! `manifest.json`. The search index (`chatr-search.db`) is left out: it is
+//! built again from the messages when the server starts. The database is
+//! copied first and the files after, so a
 //! file the copy's database refers to is there unless its owner deleted it
 //! meanwhile. With PostgreSQL the database is not in the ZIP: `pg_dump`
 //! copies it (`docs/deploy.md`), and the ZIP carries the files.
@@ -278,6 +280,18 @@ pub fn restore(config: &Config, file: &Path) -> Result<Summary, Failed> {
             .map_err(|e| failed("checking the restored database", e))?;
         if check != "ok" {
             return Err(Failed(format!("the restored database is damaged: {check}")));
+        }
+        // The search index is not in a backup: whatever index lies here
+        // belongs to another database, and the server builds it again.
+        let search = crate::store::search_file(&db);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = search.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::remove_file(&name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(failed(Path::new(&name).display(), e)),
+            }
         }
     }
     Ok(summary)

@@ -109,7 +109,8 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         if self.backend == Backend::Sqlite {
-            sqlx::query("delete from messages_fts where rowid in (select seq from messages where sender_id = $1)")
+            // The search index drops them on its next pass (see `indexer`).
+            sqlx::query("insert into search_changes (seq) select seq from messages where sender_id = $1 and deleted_at is null")
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;

@@ -6,6 +6,7 @@
 
 mod accounts;
 pub mod admin;
+mod indexer;
 mod media;
 mod messages;
 pub mod push;
@@ -28,6 +29,7 @@ use sqlx::{
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
 
+pub use indexer::file_of as search_file;
 pub use messages::HistoryCursor;
 pub use users::NewUser;
 pub use writer::Writer;
@@ -46,6 +48,8 @@ pub struct Store {
     backend: Backend,
     /// SQLite: the hot paths' reads, made inline.
     reader: Option<std::sync::Arc<reader::Reader>>,
+    /// SQLite: keeps the search index (a file of its own) up to date.
+    _indexer: Option<std::sync::Arc<indexer::Indexer>>,
 }
 
 impl Store {
@@ -72,6 +76,8 @@ impl Store {
             .await?
             .close()
             .await?;
+        let search = indexer::create(&path)?;
+        let search_file = search.to_string_lossy().into_owned();
         let pragmas: &'static str = match synchronous {
             Synchronous::Normal => {
                 "pragma foreign_keys = on; pragma busy_timeout = 10000; \
@@ -86,8 +92,13 @@ impl Store {
             .max_connections(4)
             .min_connections(1)
             .after_connect(move |conn, _| {
+                let search_file = search_file.clone();
                 Box::pin(async move {
                     conn.execute(pragmas).await?;
+                    sqlx::query("attach database $1 as search")
+                        .bind(search_file)
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })
@@ -98,12 +109,15 @@ impl Store {
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
         let reader = reader::Reader::open(&path)?;
-        let writer = Writer::sqlite(path, synchronous, pool.clone()).await?;
+        let indexer = indexer::Indexer::start(&path, &search)?;
+        let writer =
+            Writer::sqlite(path, synchronous, pool.clone(), indexer.changes_done()).await?;
         Ok(Self {
             pool,
             writer,
             backend: Backend::Sqlite,
             reader: Some(std::sync::Arc::new(reader)),
+            _indexer: Some(indexer),
         })
     }
 
@@ -123,6 +137,7 @@ impl Store {
             writer,
             backend: Backend::Postgres,
             reader: None,
+            _indexer: None,
         })
     }
 

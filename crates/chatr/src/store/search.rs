@@ -1,5 +1,5 @@
-//! Full-text search in a user's own conversations: SQLite's FTS5 (filled by
-//! the writer, see `writer::sqlite`) or PostgreSQL's `tsvector` with a GIN
+//! Full-text search in a user's own conversations: SQLite's FTS5 (in a file
+//! of its own, filled by a thread of its own: see `indexer`) or PostgreSQL's `tsvector` with a GIN
 //! index. The words of a query are matched whole, the last one as a prefix.
 
 use uuid::Uuid;
@@ -57,7 +57,7 @@ impl Store {
         }
         let matching = match self.backend {
             Backend::Sqlite => {
-                "m.seq in (select rowid from messages_fts where messages_fts match $1)"
+                "m.seq in (select rowid from search.messages_fts where messages_fts match $1)"
             }
             Backend::Postgres => "m.search @@ to_tsquery('simple', $1)",
         };

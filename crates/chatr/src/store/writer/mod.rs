@@ -195,8 +195,6 @@ pub(super) enum Job {
         check: Check,
         reply: oneshot::Sender<Result<Changed>>,
     },
-    /// Index new messages for search (SQLite; asked by the checkpointer).
-    Index,
     /// Answered once the batch it joined has committed: the writer works.
     Ping(oneshot::Sender<Result<()>>),
     Shutdown(oneshot::Sender<()>),
@@ -261,12 +259,15 @@ pub struct Writer {
 impl Writer {
     /// SQLite: an inline writer task, or a thread with `synchronous = full`,
     /// that owns its connection (the schema is already migrated).
+    /// `search_done` is the last of `search_changes` the search index
+    /// applied: the writer deletes those.
     pub(in crate::store) async fn sqlite(
         path: PathBuf,
         synchronous: Synchronous,
         pool: AnyPool,
+        search_done: Arc<std::sync::atomic::AtomicI64>,
     ) -> Result<Self> {
-        let tx = sqlite::start(path, synchronous).await?;
+        let tx = sqlite::start(path, synchronous, search_done).await?;
         Ok(Self { tx, pool })
     }
 

@@ -91,8 +91,6 @@ async fn apply(
                 let r = change_message(&mut tx, id, change, check).await;
                 pending.push(Pending::Change(reply, r));
             }
-            // The search vector is a generated column: nothing to index.
-            Job::Index => {}
             Job::Ping(reply) => pending.push(Pending::Unit(reply, Ok(()))),
             Job::Shutdown(done) => {
                 *stop = Some(done);

@@ -64,12 +64,6 @@ impl Queue {
         }
     }
 
-    /// Queues `job` unless the queue is full or closed (for the checkpointer's
-    /// thread, which must never wait on the runtime).
-    pub(super) fn try_push(&self, job: Job) -> bool {
-        self.try_push_or_return(job).is_ok()
-    }
-
     /// Queues `job` unless the queue is full or closed, and then gives it back.
     pub(super) fn try_push_or_return(&self, job: Job) -> Result<(), Job> {
         let mut state = self.lock();

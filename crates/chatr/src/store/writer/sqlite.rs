@@ -3,7 +3,7 @@
 //! a thread that checkpoints the WAL.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,6 @@ const LITTLE_LEFT: i64 = 512;
 const SHRINK_ABOVE_BYTES: u64 = if cfg!(test) { 256 << 10 } else { 16 << 20 };
 
 /// What the writer and the checkpointer thread tell each other.
-#[derive(Default)]
 struct Signals {
     /// Held shared by the writer for each transaction, and exclusively by
     /// the checkpointer while it catches up with the log (see
@@ -50,19 +49,22 @@ struct Signals {
     /// the log itself on the runtime thread, which a disk busy flushing
     /// other work can stretch to most of a second.
     gate: tokio::sync::RwLock<()>,
-    /// The writer stored messages that search does not know yet.
-    unindexed: AtomicBool,
+    /// The last of `search_changes` the search index applied (see
+    /// `store::indexer`).
+    search_done: Arc<AtomicI64>,
 }
-
-/// Messages indexed for search per indexing pass.
-const INDEX_BATCH: i64 = 5000;
 
 /// Opens the write connection, starts its owner (an inline task, or a
 /// thread when every commit waits for the disk) and the checkpointer.
-pub(super) async fn start(path: PathBuf, synchronous: Synchronous) -> Result<Sink> {
-    let signals = Arc::new(Signals::default());
-    // Messages stored before the last stop may not be indexed yet.
-    signals.unindexed.store(true, Ordering::Relaxed);
+pub(super) async fn start(
+    path: PathBuf,
+    synchronous: Synchronous,
+    search_done: Arc<AtomicI64>,
+) -> Result<Sink> {
+    let signals = Arc::new(Signals {
+        gate: tokio::sync::RwLock::new(()),
+        search_done,
+    });
     let (sink, link) = match synchronous {
         Synchronous::Normal => {
             let conn = open(&path, synchronous)?;
@@ -121,16 +123,6 @@ impl Link {
             Link::Channel(tx) => tx.upgrade().is_some_and(|tx| !tx.is_closed()),
         }
     }
-
-    /// Asks the writer to index new messages; `false` if it could not be asked now.
-    fn ask_to_index(&self) -> bool {
-        match self {
-            Link::Queue(q) => q.upgrade().is_some_and(|q| q.try_push(Job::Index)),
-            Link::Channel(tx) => tx
-                .upgrade()
-                .is_some_and(|tx| tx.try_send(Job::Index).is_ok()),
-        }
-    }
 }
 
 fn db(e: rusqlite::Error) -> Error {
@@ -171,8 +163,8 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
 /// (tens of microseconds for a batch), cheaper than waking another thread
 /// and being woken back for every batch, which cost more CPU than the
 /// statements did (docs/benchmarks.md). What can take long stays off this
-/// thread: checkpoints run on their own thread, search indexing goes in
-/// small chunks, and a lock held elsewhere is waited for with an async
+/// thread: checkpoints run on their own thread, search indexing is another
+/// file's (`store::indexer`), and a lock held elsewhere is waited for with an async
 /// sleep, never in SQLite's busy handler.
 async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -208,19 +200,9 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
                 continue;
             }
         }
-        let index = commit(&conn, &mut batch, &mut pending, &mut stop, &signals, || {
+        commit(&conn, &mut batch, &mut pending, &mut stop, &signals, || {
             queue.len()
         });
-        if index {
-            // One chunk now; the rest after the runtime had a turn.
-            match index_new(&conn, INLINE_INDEX_CHUNK) {
-                Ok(true) if !queue.try_push(Job::Index) => {
-                    signals.unindexed.store(true, Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "indexing messages for search"),
-            }
-        }
         drop(turn);
     }
     if let Err((_, e)) = conn.close() {
@@ -234,8 +216,6 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
 /// How long the inline writer first waits for a write lock held elsewhere, and at most.
 const LOCKED_RETRY: Duration = Duration::from_millis(1);
 const LOCKED_RETRY_MAX: Duration = Duration::from_millis(20);
-/// Messages indexed per turn of the inline writer: a few milliseconds.
-const INLINE_INDEX_CHUNK: i64 = 256;
 
 /// Another connection holds the write lock.
 fn is_locked(e: &rusqlite::Error) -> bool {
@@ -272,26 +252,10 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
             fail(&mut batch, &mut stop);
             continue;
         }
-        let index = commit(&conn, &mut batch, &mut pending, &mut stop, signals, || {
+        commit(&conn, &mut batch, &mut pending, &mut stop, signals, || {
             rx.len()
         });
         last_commit = Instant::now();
-        // Search indexing happens here, after the batch's answers went out:
-        // it costs no message its latency, and a message is searchable
-        // within a checkpoint interval.
-        if index {
-            loop {
-                match index_new(&conn, INDEX_BATCH) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        // The next stored message asks again.
-                        tracing::warn!(error = %e, "indexing messages for search");
-                        break;
-                    }
-                }
-            }
-        }
         drop(turn);
     }
     if let Err((_, e)) = conn.close() {
@@ -312,7 +276,7 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
 }
 
 /// Applies and commits one batch, records it, and answers its callers
-/// (both writers); true when the batch asked for search indexing.
+/// (both writers).
 fn commit(
     conn: &Connection,
     batch: &mut Vec<Job>,
@@ -320,25 +284,17 @@ fn commit(
     stop: &mut Option<oneshot::Sender<()>>,
     signals: &Signals,
     queued: impl FnOnce() -> usize,
-) -> bool {
-    let mut index = false;
+) {
     let (jobs, started) = (batch.len(), Instant::now());
-    let committed = apply(conn, batch.drain(..), pending, stop, &mut index);
+    let committed = apply(conn, batch.drain(..), pending, stop, &signals.search_done);
     record_batch(jobs, started, queued());
-    answer(pending, committed, signals);
-    index
+    answer(pending, committed);
 }
 
-/// Answers a batch after its commit, and notes that search has new messages.
-fn answer(pending: &mut Vec<Pending>, committed: bool, signals: &Signals) {
-    let stored_messages = pending
-        .iter()
-        .any(|p| matches!(p, Pending::Insert(_, Ok(Insert::New { .. }))));
+/// Answers a batch after its commit.
+fn answer(pending: &mut Vec<Pending>, committed: bool) {
     for p in pending.drain(..) {
         p.answer(committed);
-    }
-    if stored_messages {
-        signals.unindexed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -355,7 +311,6 @@ fn fail(batch: &mut Vec<Job>, stop: &mut Option<oneshot::Sender<()>>) {
             Job::LastSeen { reply, .. } => pending.push(Pending::Unit(reply, failed())),
             Job::Change { reply, .. } => pending.push(Pending::Change(reply, failed())),
             Job::Ping(reply) => pending.push(Pending::Unit(reply, failed())),
-            Job::Index => {}
             Job::Shutdown(done) => *stop = Some(done),
         }
     }
@@ -379,7 +334,7 @@ fn apply(
     jobs: impl Iterator<Item = Job>,
     pending: &mut Vec<Pending>,
     stop: &mut Option<oneshot::Sender<()>>,
-    index: &mut bool,
+    search_done: &AtomicI64,
 ) -> bool {
     for job in jobs {
         // A statement that fails rolls back only itself in SQLite; the others commit.
@@ -415,10 +370,9 @@ fn apply(
                 check,
                 reply,
             } => {
-                let r = change_message(conn, id, change, check);
+                let r = change_message(conn, id, change, check, search_done);
                 pending.push(Pending::Change(reply, r));
             }
-            Job::Index => *index = true,
             Job::Ping(reply) => pending.push(Pending::Unit(reply, Ok(()))),
             Job::Shutdown(done) => {
                 *stop = Some(done);
@@ -517,64 +471,24 @@ fn receipt(
     Ok(Receipted { stored, changed })
 }
 
-/// Indexes for search up to `chunk` of the messages stored since the last
-/// pass, in a transaction of its own: whether more are left.
-fn index_new(conn: &Connection, chunk: i64) -> Result<bool> {
-    match begin(conn) {
-        Ok(()) => {}
-        // Someone else writes: the next turn indexes.
-        Err(e) if is_locked(&e) => return Ok(true),
-        Err(e) => return Err(db(e)),
-    }
-    let done = (|| {
-        let indexed: i64 = conn
-            .prepare_cached("select indexed_seq from fts_state where id = 1")?
-            .query_row([], |r| r.get(0))?;
-        let last: i64 = conn
-            .prepare_cached("select coalesce(max(seq), 0) from messages")?
-            .query_row([], |r| r.get(0))?;
-        let upto = last.min(indexed + chunk);
-        if upto > indexed {
-            conn.prepare_cached(
-                "insert into messages_fts (rowid, content) select seq, content from messages \
-                 where seq > ?1 and seq <= ?2 and deleted_at is null and content <> ''",
-            )?
-            .execute(params![indexed, upto])?;
-            conn.prepare_cached("update fts_state set indexed_seq = ?1 where id = 1")?
-                .execute(params![upto])?;
-        }
-        Ok(upto < last)
-    })();
-    match done.and_then(|more| conn.prepare_cached("commit")?.execute([]).map(|_| more)) {
-        Ok(more) => Ok(more),
-        Err(e) => {
-            let _ = conn.execute_batch("rollback");
-            Err(db(e))
-        }
-    }
-}
-
-/// The search index's entry for the message at `seq`, if it was indexed:
-/// replaced by `content`, or removed.
-fn reindex(conn: &Connection, seq: i64, content: Option<&str>) -> rusqlite::Result<()> {
-    let indexed: i64 = conn
-        .prepare_cached("select indexed_seq from fts_state where id = 1")?
-        .query_row([], |r| r.get(0))?;
-    if seq > indexed {
-        // Not indexed yet: the next pass indexes what the row then holds.
-        return Ok(());
-    }
-    conn.prepare_cached("delete from messages_fts where rowid = ?1")?
+/// Notes that message `seq`'s searchable content changed (see
+/// `store::indexer`), and lets go of the notes the index has applied.
+fn search_changed(conn: &Connection, seq: i64, search_done: &AtomicI64) -> rusqlite::Result<()> {
+    conn.prepare_cached("insert into search_changes (seq) values (?1)")?
         .execute(params![seq])?;
-    if let Some(content) = content.filter(|c| !c.is_empty()) {
-        conn.prepare_cached("insert into messages_fts (rowid, content) values (?1, ?2)")?
-            .execute(params![seq, content])?;
-    }
+    conn.prepare_cached("delete from search_changes where id <= ?1")?
+        .execute(params![search_done.load(Ordering::Relaxed)])?;
     Ok(())
 }
 
 /// Edits, unsends or reacts to message `id`, if `check` allows it.
-fn change_message(conn: &Connection, id: Uuid, change: Change, check: Check) -> Result<Changed> {
+fn change_message(
+    conn: &Connection,
+    id: Uuid,
+    change: Change,
+    check: Check,
+    search_done: &AtomicI64,
+) -> Result<Changed> {
     type Row = (
         String,
         String,
@@ -622,7 +536,7 @@ fn change_message(conn: &Connection, id: Uuid, change: Change, check: Check) -> 
             }
             run(EDIT_KEEP, &[&key, &content, &at])?;
             run(EDIT_APPLY, &[&new, &at, &seq])?;
-            reindex(conn, seq, Some(&new)).map_err(db)?;
+            search_changed(conn, seq, search_done).map_err(db)?;
             Ok(Changed::Edited)
         }
         Change::Unsend { .. } if deleted => Ok(Changed::AlreadyUnsent),
@@ -630,7 +544,7 @@ fn change_message(conn: &Connection, id: Uuid, change: Change, check: Check) -> 
             run(UNSEND_APPLY, &[&at, &seq])?;
             run(UNSEND_EDITS, &[&key])?;
             run(UNSEND_REACTIONS, &[&key])?;
-            reindex(conn, seq, None).map_err(db)?;
+            search_changed(conn, seq, search_done).map_err(db)?;
             Ok(Changed::Unsent {
                 files: [file, thumb].into_iter().flatten().collect(),
             })
@@ -722,9 +636,6 @@ fn checkpoints(path: &Path, writer: &Link, signals: &Signals) {
     let mut last_warning: Option<Instant> = None;
     while writer.alive() {
         std::thread::sleep(CHECKPOINT_EVERY);
-        if signals.unindexed.swap(false, Ordering::Relaxed) && !writer.ask_to_index() {
-            signals.unindexed.store(true, Ordering::Relaxed);
-        }
         let mut copied_before = 0;
         let mut seen = None;
         for _ in 0..CATCH_UP_PASSES {
@@ -816,7 +727,9 @@ mod tests {
             .unwrap();
         drop(conn);
 
-        let tx = start(path.clone(), Synchronous::Normal).await.unwrap();
+        let tx = start(path.clone(), Synchronous::Normal, Arc::default())
+            .await
+            .unwrap();
         let send = |job| {
             let tx = tx.clone();
             async move { assert!(tx.send(job).await.is_ok()) }
