@@ -396,13 +396,19 @@ fn apply(
 
 fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
     let waveform = waveform_json(m)?;
+    // Ids are bound as text written on the stack, not allocated per message.
+    let mut buffers = [Uuid::encode_buffer(); 3];
+    let [id, sender, recipient] = &mut buffers;
+    let id: &str = m.id.hyphenated().encode_lower(id);
+    let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
+    let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
     let inserted = conn
         .prepare_cached(INSERT_MESSAGE)
         .and_then(|mut st| {
             st.execute(params![
-                m.id.to_string(),
-                m.sender_id.to_string(),
-                m.recipient_id.to_string(),
+                id,
+                sender,
+                recipient,
                 m.content,
                 m.kind.as_str(),
                 m.created_at,
@@ -441,19 +447,22 @@ fn receipt(
     read_at: Option<String>,
     decide: Decide,
 ) -> Result<Receipted> {
-    let key = id.to_string();
-    let facts: Option<(String, String, String, String, i64)> = conn
+    let mut key = Uuid::encode_buffer();
+    let key: &str = id.hyphenated().encode_lower(&mut key);
+    // Every message gets a receipt or two: the facts are read where the
+    // row lies, without a `String` per column.
+    let facts = conn
         .prepare_cached(RECEIPT_FACTS)
         .and_then(|mut st| {
             st.query_row(params![key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                let stored = stored(text(r, 0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?);
+                Ok((stored, r.get::<_, i64>(4)?))
             })
             .optional()
         })
         .map_err(db)?;
-    let (sender, recipient, kind, status, seq) =
-        facts.ok_or_else(|| Error::not_found("message not found"))?;
-    let stored = stored(&sender, &recipient, &kind, &status)?;
+    let (stored, seq) = facts.ok_or_else(|| Error::not_found("message not found"))?;
+    let stored = stored?;
     let changed = decide(&stored)?;
     match changed {
         Some(next) if read_at.is_some() => conn
@@ -469,6 +478,13 @@ fn receipt(
     }
     .map_err(db)?;
     Ok(Receipted { stored, changed })
+}
+
+/// Column `i` as text, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// Notes that message `seq`'s searchable content changed (see
