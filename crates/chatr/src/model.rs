@@ -75,6 +75,44 @@ impl Status {
     }
 }
 
+/// A message on its way out, with its JSON written at most once however
+/// many frames carry it: `message:received` to each session, the sender's
+/// ack, the relay to other nodes. It serialises as the message.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub message: std::sync::Arc<Message>,
+    json: std::sync::OnceLock<Option<Box<serde_json::value::RawValue>>>,
+}
+
+impl Outgoing {
+    pub fn new(message: std::sync::Arc<Message>) -> Self {
+        Self {
+            message,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The message itself, without a copy when nothing else holds it.
+    pub fn into_message(self: std::sync::Arc<Self>) -> Message {
+        let message = std::sync::Arc::try_unwrap(self)
+            .map_or_else(|shared| shared.message.clone(), |own| own.message);
+        std::sync::Arc::unwrap_or_clone(message)
+    }
+}
+
+impl Serialize for Outgoing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let json = self
+            .json
+            .get_or_init(|| serde_json::value::to_raw_value(&*self.message).ok());
+        match json {
+            Some(json) => json.serialize(serializer),
+            // Not reached (a message always encodes); written the long way.
+            None => self.message.serialize(serializer),
+        }
+    }
+}
+
 /// A stored message: the payload of `message:received` and of every REST answer.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -15,7 +15,7 @@ use super::validate;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::media::Storage;
-use crate::model::{Edit, Message, MessageType, Reaction, ReplyTo, Status};
+use crate::model::{Edit, Message, MessageType, Outgoing, Reaction, ReplyTo, Status};
 use crate::store::{
     Store,
     writer::{Change, Changed, Facts, Inserted, Receipted},
@@ -198,7 +198,7 @@ impl Messages {
         sender: Uuid,
         input: SendText,
         origin: Origin,
-    ) -> Result<Message> {
+    ) -> Result<Arc<Outgoing>> {
         self.0.limiter.check(sender, Action::Send).await?;
         self.counterpart(sender, input.recipient_id).await?;
         // A send's future is allocated for every event, so it is kept to
@@ -334,7 +334,9 @@ impl Messages {
         if let Some(id) = a.reply_to_id {
             message.reply_to = Some(self.reply_snapshot(sender, a.recipient_id, id).await?);
         }
-        self.store_and_announce(Arc::new(message), None).await
+        self.store_and_announce(Arc::new(message), None)
+            .await
+            .map(Outgoing::into_message)
     }
 
     /// Stores a new message (status `sent`) and announces it. A repeated
@@ -343,13 +345,15 @@ impl Messages {
         &self,
         message: Arc<Message>,
         origin: Option<Origin>,
-    ) -> Result<Message> {
+    ) -> Result<Arc<Outgoing>> {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.0.relations.known_contacts(sender, recipient);
         // Announced by the writer right after the commit, before the sender
-        // hears: see `AfterCommit`.
+        // hears: see `AfterCommit`. The frames and the sender's answer share
+        // one encoding of the message.
+        let outgoing = Arc::new(Outgoing::new(message.clone()));
         let this = self.clone();
-        let announced = message.clone();
+        let announced = outgoing.clone();
         let stored = move |new_contact: bool, seq: i64| {
             crate::telemetry::messages_stored().increment(1);
             if !known {
@@ -358,9 +362,10 @@ impl Messages {
             if new_contact {
                 this.follow_each_other(sender, recipient);
             }
-            let message_id = announced.id;
+            let message = announced.message.clone();
+            let message_id = message.id;
             this.0.announce.announce(Notice::Stored {
-                message: announced.clone(),
+                message: announced,
                 seq,
                 origin,
             });
@@ -369,17 +374,17 @@ impl Messages {
                 message_id,
                 status: Status::Sent,
             });
-            this.0.notifications.stored(&announced);
+            this.0.notifications.stored(&message);
         };
         match self
             .0
             .store
             .writer()
-            .insert_message(message.clone(), !known, stored)
+            .insert_message(message, !known, stored)
             .await?
         {
-            Inserted::Existing(stored) => Ok(*stored),
-            Inserted::New { .. } => Ok(Arc::unwrap_or_clone(message)),
+            Inserted::Existing(stored) => Ok(Arc::new(Outgoing::new(Arc::new(*stored)))),
+            Inserted::New { .. } => Ok(outgoing),
         }
     }
 

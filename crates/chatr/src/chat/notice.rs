@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::model::{Message, Presence, Reaction, Status, Visibility};
+use crate::model::{Outgoing, Presence, Reaction, Status, Visibility};
 
 /// The session a change came from, opaque to the domain (the realtime layer
 /// leaves it out of what the change announces to the user's sessions).
@@ -22,7 +22,7 @@ pub enum Indicator {
 pub enum Notice {
     /// A new message was stored (`seq` is its place in the store's order).
     Stored {
-        message: Arc<Message>,
+        message: Arc<Outgoing>,
         seq: i64,
         origin: Option<Origin>,
     },

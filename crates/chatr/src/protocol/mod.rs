@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::model::{Message, Presence, Reaction, Status};
+use crate::model::{Message, Outgoing, Presence, Reaction, Status};
 
 /// Events a client sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +200,14 @@ pub struct AckOk<'a> {
     pub statuses: Option<&'a [Presence]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reactions: Option<&'a [Reaction]>,
+}
+
+/// [`AckOk`] for a message just sent: the message's JSON is the one its
+/// `message:received` carries, written once (`model::Outgoing`).
+#[derive(Serialize)]
+pub struct AckSent<'a> {
+    pub ok: bool,
+    pub message: &'a Outgoing,
 }
 
 /// A failed acknowledgement: `{ ok: false, error: { code, message } }`.

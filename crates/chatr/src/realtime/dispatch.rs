@@ -14,13 +14,15 @@ use crate::chat::notice::Origin;
 use crate::chat::validate;
 use crate::error::{Error, Result};
 use crate::fields::parse_uuid;
-use crate::model::{Message, Presence, PresenceStatus, Reaction, Status};
-use crate::protocol::{AckErr, AckErrBody, AckOk, ClientEvent, EventError, ServerEvent};
+use crate::model::{Message, Outgoing, Presence, PresenceStatus, Reaction, Status};
+use crate::protocol::{AckErr, AckErrBody, AckOk, AckSent, ClientEvent, EventError, ServerEvent};
 use crate::state::AppState;
 
 /// The body of a successful ack, beside `ok: true`.
 enum Reply {
     Done,
+    /// A message sent: its JSON is shared with `message:received`.
+    Sent(Arc<Outgoing>),
     Message(Box<Message>),
     Status(Status),
     Presence(PresenceStatus),
@@ -143,7 +145,7 @@ async fn execute(
             chat.messages
                 .send_text(me, input, origin)
                 .await
-                .map(|m| Reply::Message(Box::new(m)))
+                .map(Reply::Sent)
         }
         Command::Receipt {
             message_id,
@@ -197,12 +199,16 @@ async fn execute(
 
 fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
     let Some(id) = ack else { return };
+    if let Reply::Sent(message) = reply {
+        socket.ack(id, &AckSent { ok: true, message });
+        return;
+    }
     let mut body = AckOk {
         ok: true,
         ..AckOk::default()
     };
     match reply {
-        Reply::Done => {}
+        Reply::Done | Reply::Sent(_) => {}
         Reply::Message(m) => body.message = Some(m),
         Reply::Status(s) => body.status = Some(s.as_str()),
         Reply::Presence(p) => body.status = Some(p.as_str()),

@@ -22,7 +22,7 @@ use crate::auth::revocation::Revocations;
 use crate::chat::Chat;
 use crate::chat::notice::{Announce, Indicator, Notice, Origin};
 use crate::chat::profiles::Profile;
-use crate::model::{Message, Presence, Visibility};
+use crate::model::{Message, Outgoing, Presence, Visibility};
 use crate::protocol::{self, ServerEvent};
 
 /// What one node tells the others; the packet or message follows the
@@ -149,13 +149,13 @@ impl Fanout {
 
     /// `message:received` to the sessions on this node of the recipient and
     /// of the sender (less `origin`), once to those catching up.
-    pub(super) fn deliver_live(&self, message: &Message, seq: i64, origin: Option<Sid>) {
+    pub(super) fn deliver_live(&self, message: &Outgoing, seq: i64, origin: Option<Sid>) {
         let Some(nsp) = self.nsp() else { return };
         let packet = match nsp.event(ServerEvent::MessageReceived.name(), message) {
             Ok(packet) => packet,
             Err(e) => return tracing::error!(error = %e, "encoding a message"),
         };
-        self.deliver_packet(&nsp, message, seq, origin, &packet);
+        self.deliver_packet(&nsp, &message.message, seq, origin, &packet);
     }
 
     fn deliver_packet(
@@ -215,7 +215,7 @@ impl Fanout {
                 }
             }
             Relay::Received { seq } => match serde_json::from_slice::<Message>(body) {
-                Ok(message) => self.deliver_live(&message, seq, None),
+                Ok(message) => self.deliver_live(&Outgoing::new(Arc::new(message)), seq, None),
                 Err(e) => tracing::warn!(error = %e, "undecodable relayed message"),
             },
             Relay::Join { room, rooms } => {
