@@ -92,6 +92,17 @@ impl Outgoing {
         }
     }
 
+    /// A message as another node encoded it: read, and its JSON kept, so
+    /// that it is not written again here.
+    pub fn from_json(json: &[u8]) -> serde_json::Result<Self> {
+        let message = serde_json::from_slice::<Message>(json)?;
+        let raw = serde_json::from_slice::<Box<serde_json::value::RawValue>>(json)?;
+        Ok(Self {
+            message: std::sync::Arc::new(message),
+            json: std::sync::OnceLock::from(Some(raw)),
+        })
+    }
+
     /// The message itself, without a copy when nothing else holds it.
     pub fn into_message(self: std::sync::Arc<Self>) -> Message {
         let message = std::sync::Arc::try_unwrap(self)

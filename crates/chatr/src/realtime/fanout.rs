@@ -214,8 +214,8 @@ impl Fanout {
                     nsp.broadcast(&rooms, Except::default(), &packet);
                 }
             }
-            Relay::Received { seq } => match serde_json::from_slice::<Message>(body) {
-                Ok(message) => self.deliver_live(&Outgoing::new(Arc::new(message)), seq, None),
+            Relay::Received { seq } => match Outgoing::from_json(body) {
+                Ok(message) => self.deliver_live(&message, seq, None),
                 Err(e) => tracing::warn!(error = %e, "undecodable relayed message"),
             },
             Relay::Join { room, rooms } => {

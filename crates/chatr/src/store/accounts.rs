@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::{
-    Backend, Store,
+    Store,
     rows::{MessageRow, message_columns, message_from, message_select, uuid},
 };
 use crate::error::Result;
@@ -108,10 +108,19 @@ impl Store {
         .bind(&id)
         .fetch_all(&mut *tx)
         .await?;
-        if self.backend == Backend::Sqlite {
-            // The search index drops them on its next pass (see `indexer`).
+        if let Some(indexer) = &self.indexer {
+            // The search index drops them on its next pass (see `indexer`);
+            // the notes it has applied go, as after an edit.
             sqlx::query("insert into search_changes (seq) select seq from messages where sender_id = $1 and deleted_at is null")
                 .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("delete from search_changes where id <= $1")
+                .bind(
+                    indexer
+                        .changes_done()
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                )
                 .execute(&mut *tx)
                 .await?;
         }

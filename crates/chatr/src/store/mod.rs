@@ -49,7 +49,7 @@ pub struct Store {
     /// SQLite: the hot paths' reads, made inline.
     reader: Option<std::sync::Arc<reader::Reader>>,
     /// SQLite: keeps the search index (a file of its own) up to date.
-    _indexer: Option<std::sync::Arc<indexer::Indexer>>,
+    indexer: Option<std::sync::Arc<indexer::Indexer>>,
 }
 
 impl Store {
@@ -117,7 +117,7 @@ impl Store {
             writer,
             backend: Backend::Sqlite,
             reader: Some(std::sync::Arc::new(reader)),
-            _indexer: Some(indexer),
+            indexer: Some(indexer),
         })
     }
 
@@ -137,7 +137,7 @@ impl Store {
             writer,
             backend: Backend::Postgres,
             reader: None,
-            _indexer: None,
+            indexer: None,
         })
     }
 
