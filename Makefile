@@ -3,7 +3,8 @@
 CARGO ?= cargo
 NPM ?= npm
 CONTRACT := tests/contract
-RELEASE_BIN = $(abspath $(or $(CARGO_TARGET_DIR),target))/release/chatr
+TARGET_DIR = $(abspath $(or $(CARGO_TARGET_DIR),target))
+RELEASE_BIN = $(TARGET_DIR)/release/chatr
 WEB := web
 
 .PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx caddy systemd-analyze
@@ -40,7 +41,7 @@ test-protocol:
 test-contract: $(CONTRACT)/node_modules/.installed web systemd-analyze
 	$(CARGO) build --release --locked -p chatr
 	$(CARGO) build --locked -p chatr-load
-	cd $(CONTRACT) && CHATR_BIN=$(RELEASE_BIN) $(NPM) test
+	cd $(CONTRACT) && CHATR_BIN=$(RELEASE_BIN) CHATR_LOAD_BIN=$(TARGET_DIR)/debug/chatr-load $(NPM) test
 
 $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	cd $(CONTRACT) && $(NPM) ci --no-audit --no-fund
