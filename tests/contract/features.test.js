@@ -395,6 +395,11 @@ describe('your own data', () => {
     const up = await upload(server, '/api/messages/upload', a.token, {
       file: { data: Buffer.from('secret'), name: 's.txt' }, recipientId: b.user.id, type: 'file',
     });
+    const unreadFrom = async (partner) => {
+      const conv = await api(server, 'GET', '/api/messages/conversations', { token: b.token });
+      return conv.body.find((r) => r.user.id === partner.user.id).unreadCount;
+    };
+    assert.equal(await unreadFrom(a), 2);
     const wrong = await api(server, 'DELETE', '/api/users/me', { token: a.token, body: { password: 'Nope1234!' } });
     assert.equal(wrong.status, 401);
     const closed = new Promise((resolve) => sa.on('disconnect', resolve));
@@ -413,6 +418,7 @@ describe('your own data', () => {
     assert.equal(tomb.content, '');
     assert.match(tomb.deletedAt, TS_RE);
     assert.equal(theirs.find((m) => m.id === kept.id).content, 'you are kept', "the other side's own messages stay");
+    assert.equal(await unreadFrom(a), 0, 'tombstones are not unread');
     const again = await api(server, 'POST', '/api/auth/register', {
       body: { username: a.user.username, email: a.user.email, password: 'Secret123!' },
     });

@@ -77,8 +77,8 @@ impl Store {
             "select m.seq, ",
             message_columns!(),
             message_from!(),
-            // `read_at is null` lets the planner use `messages_inbox`.
-            " where m.recipient_id = $1 and m.read_at is null and m.status = 'sent' \
+            // `messages_pending` holds exactly these rows, whatever was read.
+            " where m.recipient_id = $1 and m.status = 'sent' \
              and m.seq > $2 and m.seq <= $3 \
              order by m.seq limit $4"
         );
@@ -213,9 +213,7 @@ impl Store {
                  select user_b as partner from contacts where user_a = $1 \
                  union all select user_a from contacts where user_b = $1 \
              ), unread as materialized ( \
-                 select sender_id as partner, count(*) as n from messages \
-                 where recipient_id = $1 and read_at is null and deleted_at is null \
-                 group by sender_id \
+                 select sender_id as partner, n from unread_counts where recipient_id = $1 \
              ), latest as ( \
                  select partners.partner, ( \
                      select max(seq) from ( \

@@ -52,8 +52,13 @@ const INSERT_CONTACT: &str =
     "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
 // A receipt finds its message by id once; its update goes by `seq`, the
 // table's own key, instead of searching the id index a second time.
-const RECEIPT_FACTS: &str =
-    "select sender_id, recipient_id, type, status, seq from messages where id = $1";
+// The last column says whether a read would take the message out of its
+// recipient's unread count.
+const RECEIPT_FACTS: &str = "select sender_id, recipient_id, type, status, seq, \
+     read_at is null and deleted_at is null from messages where id = $1";
+// One statement per conversation a batch changed (see `Unread`).
+const UNREAD_ADD: &str = "insert into unread_counts (recipient_id, sender_id, n) values ($1, $2, $3) \
+     on conflict (recipient_id, sender_id) do update set n = unread_counts.n + excluded.n";
 const RECEIPT_ADVANCE: &str =
     "update messages set status = $1, read_at = coalesce(read_at, $2) where seq = $3";
 // A receipt that sets no `read_at` (delivered) leaves the column out, so
@@ -138,6 +143,37 @@ pub enum Changed {
     AlreadyUnsent,
     /// The message's reactions after the change.
     Reactions(Vec<Reaction>),
+}
+
+/// What a batch changed in the unread counts (`unread_counts`, 0009): +1
+/// per message stored, -1 per message read, applied once per conversation
+/// just before the commit. A trigger per stored message cost the send →
+/// receive tail more than the index it replaced (docs/benchmarks.md, round
+/// 15). Unsends and tombstones, which are rare and come from several paths,
+/// are counted by a trigger on `deleted_at` instead.
+#[derive(Default)]
+pub(super) struct Unread(Vec<(Uuid, Uuid, i64)>);
+
+impl Unread {
+    pub(super) fn add(&mut self, recipient: Uuid, sender: Uuid, n: i64) {
+        self.0.push((recipient, sender, n));
+    }
+
+    /// The net change per (recipient, sender), in key order: two writers
+    /// (PostgreSQL nodes) then lock the rows in the same order.
+    pub(super) fn drain(&mut self) -> Vec<(Uuid, Uuid, i64)> {
+        let mut all = std::mem::take(&mut self.0);
+        all.sort_unstable_by_key(|&(r, s, _)| (r, s));
+        let mut net: Vec<(Uuid, Uuid, i64)> = Vec::with_capacity(all.len());
+        for (r, s, n) in all {
+            match net.last_mut() {
+                Some(last) if last.0 == r && last.1 == s => last.2 += n,
+                _ => net.push((r, s, n)),
+            }
+        }
+        net.retain(|&(_, _, n)| n != 0);
+        net
+    }
 }
 
 /// What a receipt did.

@@ -11,8 +11,8 @@ use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE_RETURNING, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending,
     REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
-    RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
-    contact_pair, facts, stored, waveform_json,
+    RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS,
+    UNSEND_REACTIONS, Unread, contact_pair, facts, stored, waveform_json,
 };
 use crate::error::{Error, Result};
 use crate::model::{Message, Reaction};
@@ -53,6 +53,7 @@ async fn apply(
     stop: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
+    let mut unread = Unread::default();
     for job in jobs {
         match job {
             Job::Insert {
@@ -61,6 +62,9 @@ async fn apply(
                 reply,
             } => {
                 let r = insert(&mut tx, &message, ensure_contact).await;
+                if let Ok(Insert::New { .. }) = r {
+                    unread.add(message.recipient_id, message.sender_id, 1);
+                }
                 pending.push(Pending::Insert(reply, r));
             }
             Job::Receipt {
@@ -69,7 +73,7 @@ async fn apply(
                 decide,
                 reply,
             } => {
-                let r = receipt(&mut tx, id, read_at, decide).await;
+                let r = receipt(&mut tx, id, read_at, decide, &mut unread).await;
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -97,6 +101,14 @@ async fn apply(
                 break;
             }
         }
+    }
+    for (recipient, sender, n) in unread.drain() {
+        sqlx::query(UNREAD_ADD)
+            .bind(recipient.to_string())
+            .bind(sender.to_string())
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -147,6 +159,7 @@ async fn receipt(
     id: Uuid,
     read_at: Option<String>,
     decide: Decide,
+    unread: &mut Unread,
 ) -> Result<Receipted> {
     let key = id.to_string();
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("{RECEIPT_FACTS} for update")))
@@ -161,7 +174,12 @@ async fn receipt(
         row.try_get::<&str, _>(3)?,
     )?;
     let seq: i64 = row.try_get(4)?;
+    let counted: bool = row.try_get(5)?;
     let changed = decide(&stored)?;
+    // Every statement below that sets `read_at` sets it only where it was unset.
+    if counted && read_at.is_some() {
+        unread.add(stored.recipient_id, stored.sender_id, -1);
+    }
     match changed {
         Some(next) if read_at.is_some() => {
             sqlx::query(RECEIPT_ADVANCE)

@@ -16,8 +16,8 @@ use super::{
     CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
     REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    RECEIPT_STATUS, Receipted, Sink, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, contact_pair,
-    facts, record_batch, stored, waveform_json,
+    RECEIPT_STATUS, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
+    Unread, contact_pair, facts, record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
@@ -336,6 +336,7 @@ fn apply(
     stop: &mut Option<oneshot::Sender<()>>,
     search_done: &AtomicI64,
 ) -> bool {
+    let mut unread = Unread::default();
     for job in jobs {
         // A statement that fails rolls back only itself in SQLite; the others commit.
         match job {
@@ -345,6 +346,9 @@ fn apply(
                 reply,
             } => {
                 let r = insert(conn, &message, ensure_contact);
+                if let Ok(Insert::New { .. }) = r {
+                    unread.add(message.recipient_id, message.sender_id, 1);
+                }
                 pending.push(Pending::Insert(reply, r));
             }
             Job::Receipt {
@@ -353,7 +357,7 @@ fn apply(
                 decide,
                 reply,
             } => {
-                let r = receipt(conn, id, read_at, decide);
+                let r = receipt(conn, id, read_at, decide, &mut unread);
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -379,6 +383,12 @@ fn apply(
                 break;
             }
         }
+    }
+    // The counts go with the messages they count, or neither commits.
+    if let Err(e) = add_unread(conn, &mut unread) {
+        tracing::error!(error = %e, "write transaction failed");
+        let _ = conn.execute_batch("rollback");
+        return false;
     }
     match conn
         .prepare_cached("commit")
@@ -441,11 +451,28 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
     Ok(Insert::New { new_contact, seq })
 }
 
+fn add_unread(conn: &Connection, unread: &mut Unread) -> rusqlite::Result<()> {
+    let changes = unread.drain();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut st = conn.prepare_cached(UNREAD_ADD)?;
+    let mut buffers = [Uuid::encode_buffer(); 2];
+    for (recipient, sender, n) in changes {
+        let [r, s] = &mut buffers;
+        let recipient: &str = recipient.hyphenated().encode_lower(r);
+        let sender: &str = sender.hyphenated().encode_lower(s);
+        st.execute(params![recipient, sender, n])?;
+    }
+    Ok(())
+}
+
 fn receipt(
     conn: &Connection,
     id: Uuid,
     read_at: Option<String>,
     decide: Decide,
+    unread: &mut Unread,
 ) -> Result<Receipted> {
     let mut key = Uuid::encode_buffer();
     let key: &str = id.hyphenated().encode_lower(&mut key);
@@ -456,14 +483,18 @@ fn receipt(
         .and_then(|mut st| {
             st.query_row(params![key], |r| {
                 let stored = stored(text(r, 0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?);
-                Ok((stored, r.get::<_, i64>(4)?))
+                Ok((stored, r.get::<_, i64>(4)?, r.get::<_, bool>(5)?))
             })
             .optional()
         })
         .map_err(db)?;
-    let (stored, seq) = facts.ok_or_else(|| Error::not_found("message not found"))?;
+    let (stored, seq, counted) = facts.ok_or_else(|| Error::not_found("message not found"))?;
     let stored = stored?;
     let changed = decide(&stored)?;
+    // Every statement below that sets `read_at` sets it only where it was unset.
+    if counted && read_at.is_some() {
+        unread.add(stored.recipient_id, stored.sender_id, -1);
+    }
     match changed {
         Some(next) if read_at.is_some() => conn
             .prepare_cached(RECEIPT_ADVANCE)
