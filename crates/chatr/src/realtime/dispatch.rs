@@ -199,16 +199,18 @@ async fn execute(
 
 fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
     let Some(id) = ack else { return };
-    if let Reply::Sent(message) = reply {
-        socket.ack(id, &AckSent { ok: true, message });
-        return;
-    }
     let mut body = AckOk {
         ok: true,
         ..AckOk::default()
     };
     match reply {
-        Reply::Done | Reply::Sent(_) => {}
+        // A sent message has an ack of its own shape: its JSON is shared
+        // with `message:received`.
+        Reply::Sent(message) => {
+            socket.ack(id, &AckSent { ok: true, message });
+            return;
+        }
+        Reply::Done => {}
         Reply::Message(m) => body.message = Some(m),
         Reply::Status(s) => body.status = Some(s.as_str()),
         Reply::Presence(p) => body.status = Some(p.as_str()),
