@@ -177,9 +177,7 @@ async fn receipt(
     let counted: bool = row.try_get(5)?;
     let changed = decide(&stored)?;
     // Every statement below that sets `read_at` sets it only where it was unset.
-    if counted && read_at.is_some() {
-        unread.add(stored.recipient_id, stored.sender_id, -1);
-    }
+    let reads = counted && read_at.is_some();
     match changed {
         Some(next) if read_at.is_some() => {
             sqlx::query(RECEIPT_ADVANCE)
@@ -204,6 +202,9 @@ async fn receipt(
                 .await?;
         }
         None => {}
+    }
+    if reads {
+        unread.add(stored.recipient_id, stored.sender_id, -1);
     }
     Ok(Receipted { stored, changed })
 }

@@ -491,10 +491,9 @@ fn receipt(
     let (stored, seq, counted) = facts.ok_or_else(|| Error::not_found("message not found"))?;
     let stored = stored?;
     let changed = decide(&stored)?;
-    // Every statement below that sets `read_at` sets it only where it was unset.
-    if counted && read_at.is_some() {
-        unread.add(stored.recipient_id, stored.sender_id, -1);
-    }
+    // Every statement below that sets `read_at` sets it only where it was
+    // unset; a failed one rolls back only itself, and counts nothing.
+    let reads = counted && read_at.is_some();
     match changed {
         Some(next) if read_at.is_some() => conn
             .prepare_cached(RECEIPT_ADVANCE)
@@ -508,6 +507,9 @@ fn receipt(
         None => Ok(0),
     }
     .map_err(db)?;
+    if reads {
+        unread.add(stored.recipient_id, stored.sender_id, -1);
+    }
     Ok(Receipted { stored, changed })
 }
 
