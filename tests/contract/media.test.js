@@ -301,6 +301,9 @@ describe('voice notes', () => {
     const a1 = await connect(server, a.token);
     const b1 = await connect(server, b.token);
     const voice = (await upload(server, '/api/messages/upload', a.token, { recipientId: b.user.id, type: 'voice', file: { data: wav(1), name: 'v.wav' } })).body.message;
+    const other = (await upload(server, '/api/messages/upload', a.token, { recipientId: b.user.id, type: 'voice', file: { data: wav(1), name: 'w.wav' } })).body.message;
+    const unread = async () => (await api(server, 'GET', '/api/messages/conversations', { token: b.token })).body[0].unreadCount;
+    assert.equal(await unread(), 2);
     const ids = { messageId: voice.id, senderId: a.user.id };
     assert.deepEqual(await emitAck(b1, 'message:delivered', ids), { ok: true, status: 'delivered' });
     assert.deepEqual(await emitAck(b1, 'message:read', ids), { ok: true, status: 'delivered' }, 'read leaves an audio status alone');
@@ -309,10 +312,13 @@ describe('voice notes', () => {
     assert.deepEqual(await emitAck(b1, 'audio:listening', ids), { ok: true, status: 'listening' });
     assert.deepEqual(await emitAck(b1, 'audio:listened', ids), { ok: true, status: 'listened' });
     assert.deepEqual(await emitAck(b1, 'audio:listening', ids), { ok: true, status: 'listened' }, 'never backwards');
+    assert.equal(await unread(), 1, 'read then listened leaves the count once; the other note stays unread');
+    assert.deepEqual(await emitAck(b1, 'audio:listened', { messageId: other.id, senderId: a.user.id }), { ok: true, status: 'listened' });
+    assert.equal(await unread(), 0, 'listened without read also reads');
     await settle();
-    assert.deepEqual(receivedEvents(a1, 'message:status').map((s) => s.status), ['sent', 'delivered', 'listening', 'listened']);
+    assert.deepEqual(receivedEvents(a1, 'message:status').filter((s) => s.messageId === voice.id).map((s) => s.status), ['sent', 'delivered', 'listening', 'listened']);
     hist = await api(server, 'GET', `/api/messages/history?recipientId=${a.user.id}`, { token: b.token });
-    assert.equal(hist.body[0].status, 'listened');
+    assert.deepEqual(hist.body.map((m) => m.status), ['listened', 'listened']);
     a1.close(); b1.close();
   });
 });

@@ -160,19 +160,21 @@ impl Unread {
     }
 
     /// The net change per (recipient, sender), in key order: two writers
-    /// (PostgreSQL nodes) then lock the rows in the same order.
-    pub(super) fn drain(&mut self) -> Vec<(Uuid, Uuid, i64)> {
-        let mut all = std::mem::take(&mut self.0);
+    /// (PostgreSQL nodes) then lock the rows in the same order. Sorted and
+    /// summed in place, so a batch allocates no second list.
+    pub(super) fn drain(&mut self) -> std::vec::Drain<'_, (Uuid, Uuid, i64)> {
+        let all = &mut self.0;
         all.sort_unstable_by_key(|&(r, s, _)| (r, s));
-        let mut net: Vec<(Uuid, Uuid, i64)> = Vec::with_capacity(all.len());
-        for (r, s, n) in all {
-            match net.last_mut() {
-                Some(last) if last.0 == r && last.1 == s => last.2 += n,
-                _ => net.push((r, s, n)),
+        // `dedup_by` hands the later entry first and keeps the earlier one.
+        all.dedup_by(|later, kept| {
+            let same = later.0 == kept.0 && later.1 == kept.1;
+            if same {
+                kept.2 += later.2;
             }
-        }
-        net.retain(|&(_, _, n)| n != 0);
-        net
+            same
+        });
+        all.retain(|&(_, _, n)| n != 0);
+        all.drain(..)
     }
 }
 
@@ -497,4 +499,25 @@ pub(super) fn stored(sender: &str, recipient: &str, kind: &str, status: &str) ->
         kind: MessageType::parse(kind).ok_or_else(|| Error::internal("malformed type"))?,
         status: Status::parse(status).ok_or_else(|| Error::internal("malformed status"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_changes_are_summed_per_conversation_in_key_order() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut unread = Unread::default();
+        unread.add(b, a, 1);
+        unread.add(a, c, 1);
+        unread.add(b, a, 1);
+        unread.add(a, b, 1);
+        unread.add(a, c, -1);
+        unread.add(b, a, -1);
+        let net: Vec<_> = unread.drain().collect();
+        // (a, c) nets to nothing and is left out.
+        assert_eq!(net, vec![(a, b, 1), (b, a, 1)]);
+        assert_eq!(unread.drain().count(), 0, "a batch starts from nothing");
+    }
 }

@@ -385,16 +385,13 @@ fn apply(
         }
     }
     // The counts go with the messages they count, or neither commits.
-    if let Err(e) = add_unread(conn, &mut unread) {
-        tracing::error!(error = %e, "write transaction failed");
-        let _ = conn.execute_batch("rollback");
-        return false;
-    }
-    match conn
-        .prepare_cached("commit")
-        .and_then(|mut st| st.execute([]))
-    {
-        Ok(_) => true,
+    let committed = add_unread(conn, &mut unread).and_then(|()| {
+        conn.prepare_cached("commit")
+            .and_then(|mut st| st.execute([]))
+            .map(drop)
+    });
+    match committed {
+        Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "write transaction failed");
             // Leaves no transaction open for the next batch.
@@ -452,8 +449,8 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
 }
 
 fn add_unread(conn: &Connection, unread: &mut Unread) -> rusqlite::Result<()> {
-    let changes = unread.drain();
-    if changes.is_empty() {
+    let mut changes = unread.drain().peekable();
+    if changes.peek().is_none() {
         return Ok(());
     }
     let mut st = conn.prepare_cached(UNREAD_ADD)?;
