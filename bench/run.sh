@@ -5,6 +5,9 @@
 # Prints each scenario's figures and Chatr's ratios to both. Not a test:
 # nothing asserts speed. Sizes: SESSIONS/FROM (idle sessions, RSS slope from
 # FROM to SESSIONS), STORM, CHAT_RATE, CHAT_SECONDS, RAMP_FACTOR; ONLY="chatr floor" runs a subset.
+# ROUNDS (default 3): `chat` and `ramp` run that many times, the servers taking
+# turns, and the summary gives each one's median with its range: on this
+# machine one ramp of one build spans 18,000–37,000/s (docs/benchmarks.md, round 15).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/chatr-load"
@@ -20,6 +23,7 @@ FROM=${FROM:-$((SESSIONS / 2))}
 STORM=${STORM:-4000}
 # Steps of 15 %: at ×1.4 a ratio of clean rates can only be 1, 0.71, 0.51…
 RAMP_FACTOR=${RAMP_FACTOR:-1.15}
+ROUNDS=${ROUNDS:-3}
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -73,20 +77,15 @@ stop() {
 }
 
 # Each scenario on a fresh server so that one cannot skew the next.
-run_all() {
-  local name=$1 starter=$2
-  for scenario in \
-      "chat --pairs 50 --rate $CHAT_RATE --seconds $CHAT_SECONDS" \
-      "conns --sessions $SESSIONS --from $FROM --users 100" \
-      "storm --sessions $STORM --users 100 --messages 200" \
-      "ramp --pairs 50 --start 500 --factor $RAMP_FACTOR --step-seconds 4 --retries 1"; do
-    $starter
-    echo "== $name: chatr-load $scenario"
-    # shellcheck disable=SC2086
-    "$LOAD" --server "$ADDR" --pid "$PID" $scenario | tee -a "$WORK/$name.log" | grep -v '^RESULT' || true
-    stop
-  done
+scenario() {
+  local name=$1 starter=$2; shift 2
+  $starter
+  echo "== $name: chatr-load $*"
+  "$LOAD" --server "$ADDR" --pid "$PID" "$@" | tee -a "$WORK/$name.log" | grep -v '^RESULT' || true
+  stop
 }
+
+starter() { case $1 in chatr) echo start_chatr ;; floor) echo start_floor ;; node) echo start_peer ;; esac; }
 
 cargo build --release --locked -p chatr -p chatr-load
 # The floor has its own lock file; built where it lies, into our target dir.
@@ -98,23 +97,31 @@ esac
 # land on the first scenario's fsyncs.
 sync
 for who in $ONLY; do
-  case $who in
-    chatr) run_all chatr start_chatr ;;
-    floor) run_all floor start_floor ;;
-    node) run_all node start_peer ;;
-  esac
+  scenario "$who" "$(starter "$who")" conns --sessions "$SESSIONS" --from "$FROM" --users 100
+  scenario "$who" "$(starter "$who")" storm --sessions "$STORM" --users 100 --messages 200
+done
+# The rates drift with whatever else the machine does: the servers take turns.
+for round in $(seq "$ROUNDS"); do
+  echo "-- round $round of $ROUNDS"
+  for who in $ONLY; do
+    scenario "$who" "$(starter "$who")" chat --pairs 50 --rate "$CHAT_RATE" --seconds "$CHAT_SECONDS"
+  done
+  for who in $ONLY; do
+    scenario "$who" "$(starter "$who")" ramp --pairs 50 --start 500 --factor "$RAMP_FACTOR" --step-seconds 4 --retries 1
+  done
 done
 
-python3 - "$WORK" <<'PY'
-import json, os, sys
+python3 - "$WORK" "$ROUNDS" <<'PY'
+import json, os, statistics, sys
 def results(name):
+    """Every run of each scenario, in order."""
     out = {}
     path = os.path.join(sys.argv[1], name + '.log')
     if os.path.exists(path):
         for line in open(path):
             if line.startswith('RESULT '):
                 r = json.loads(line[7:])
-                out[r['scenario']] = r
+                out.setdefault(r['scenario'], []).append(r)
     return out
 c, f, n = results('chatr'), results('floor'), results('node')
 rows = [
@@ -126,10 +133,21 @@ rows = [
     ('server CPU µs per connect (conns)', 'conns', 'server_cpu_us_per_connect'),
     ('storm: seconds until all back', 'storm', 'seconds'),
 ]
+def values(r, scenario, key):
+    return [v for v in (run.get(key) for run in r.get(scenario, [])) if isinstance(v, (int, float))]
+def median(vs): return statistics.median(vs) if vs else None
 def fmt(v): return f"{v:.2f}" if isinstance(v, (int, float)) else 'n/a'
+def spread(vs): return f"{min(vs):.2f}–{max(vs):.2f}" if len(vs) > 1 else ''
 def ratio(a, b): return f"{a / b:.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else 'n/a'
-print(f"\n{'':36} {'chatr':>9} {'floor':>9} {'node':>9} {'chatr/floor':>12} {'chatr/node':>11}")
+print(f"\nmedians of {sys.argv[2]} rounds for chat and ramp; ranges below")
+print(f"{'':36} {'chatr':>9} {'floor':>9} {'node':>9} {'chatr/floor':>12} {'chatr/node':>11}")
+ranges = []
 for label, scenario, key in rows:
-    a, b, d = (r.get(scenario, {}).get(key) for r in (c, f, n))
+    vs = [values(r, scenario, key) for r in (c, f, n)]
+    a, b, d = (median(v) for v in vs)
     print(f"{label:36} {fmt(a):>9} {fmt(b):>9} {fmt(d):>9} {ratio(a, b):>12} {ratio(a, d):>11}")
+    if any(len(v) > 1 for v in vs):
+        ranges.append(f"{label:36} " + "  ".join(f"{who} {spread(v)}" for who, v in zip(('chatr', 'floor', 'node'), vs) if v))
+print()
+print('\n'.join(ranges))
 PY
