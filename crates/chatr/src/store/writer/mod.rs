@@ -61,8 +61,8 @@ const UNREAD_ADD: &str = "insert into unread_counts (recipient_id, sender_id, n)
      on conflict (recipient_id, sender_id) do update set n = unread_counts.n + excluded.n";
 const RECEIPT_ADVANCE: &str =
     "update messages set status = $1, read_at = coalesce(read_at, $2) where seq = $3";
-// A receipt that sets no `read_at` (delivered) leaves the column out, so
-// the unread index, whose condition reads it, is not rewritten.
+// A receipt that sets no `read_at` (delivered) leaves the column out: it
+// reads nothing, and counts nothing in `unread_counts`.
 const RECEIPT_STATUS: &str = "update messages set status = $1 where seq = $2";
 const RECEIPT_READ_AT: &str = "update messages set read_at = $1 where seq = $2 and read_at is null";
 const LAST_SEEN: &str = "update users set last_seen = $1 where id = $2";
