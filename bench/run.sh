@@ -57,7 +57,7 @@ start_floor() {
   done
 }
 
-start_peer() {
+start_node() {
   if [ ! -d "$WORK/peer/node_modules" ]; then
     cp -r "$PEER_SRC" "$WORK/peer"
     (cd "$WORK/peer" && npm ci --no-audit --no-fund > "$WORK/peer-npm.log" 2>&1)
@@ -82,15 +82,14 @@ stop() {
 }
 
 # Each scenario on a fresh server so that one cannot skew the next.
+# `scenario NAME ARGS…` starts server NAME with `start_NAME`.
 scenario() {
-  local name=$1 starter=$2; shift 2
-  $starter
+  local name=$1; shift
+  "start_$name"
   echo "== $name: chatr-load $*"
   "$LOAD" --server "$ADDR" --pid "$PID" "$@" | tee -a "$WORK/$name.log" | grep -v '^RESULT' || true
   stop
 }
-
-starter() { case $1 in chatr) echo start_chatr ;; floor) echo start_floor ;; node) echo start_peer ;; esac; }
 
 cargo build --release --locked -p chatr -p chatr-load
 # The floor has its own lock file; built where it lies, into our target dir.
@@ -102,17 +101,17 @@ esac
 # land on the first scenario's fsyncs.
 sync
 for who in $ONLY; do
-  scenario "$who" "$(starter "$who")" conns --sessions "$SESSIONS" --from "$FROM" --users 100
-  scenario "$who" "$(starter "$who")" storm --sessions "$STORM" --users 100 --messages 200
+  scenario "$who" conns --sessions "$SESSIONS" --from "$FROM" --users 100
+  scenario "$who" storm --sessions "$STORM" --users 100 --messages 200
 done
 # The rates drift with whatever else the machine does: the servers take turns.
 for round in $(seq "$ROUNDS"); do
   echo "-- round $round of $ROUNDS"
   for who in $ONLY; do
-    scenario "$who" "$(starter "$who")" chat --pairs 50 --rate "$CHAT_RATE" --seconds "$CHAT_SECONDS"
+    scenario "$who" chat --pairs 50 --rate "$CHAT_RATE" --seconds "$CHAT_SECONDS"
   done
   for who in $ONLY; do
-    scenario "$who" "$(starter "$who")" ramp --pairs 50 --start 500 --factor "$RAMP_FACTOR" --step-seconds 4 --retries 1
+    scenario "$who" ramp --pairs 50 --start 500 --factor "$RAMP_FACTOR" --step-seconds 4 --retries 1
   done
 done
 
