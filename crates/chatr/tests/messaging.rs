@@ -155,6 +155,58 @@ async fn a_user_deleted_from_the_database_can_no_longer_connect() {
     server.stop().await;
 }
 
+/// Makes the database refuse (or accept again) every row inserted into `table`.
+async fn refuse_inserts(server: &TestServer, table: &str, refuse: bool) {
+    let sql = match (server.database_url.starts_with("sqlite"), refuse) {
+        (true, true) => format!(
+            "create trigger refuse_{table} before insert on {table} \
+             begin select raise(abort, 'refused'); end"
+        ),
+        (false, true) => format!(
+            "create or replace function refuse() returns trigger language plpgsql \
+             as $$ begin raise exception 'refused'; end $$; \
+             create trigger refuse_{table} before insert on {table} \
+             for each row execute function refuse()"
+        ),
+        (true, false) => format!("drop trigger refuse_{table}"),
+        (false, false) => format!("drop trigger refuse_{table} on {table}"),
+    };
+    server.execute_batch(&sql).await;
+}
+
+/// A send the database refuses leaves nothing behind, so that a retry
+/// without a clientMessageId stores the message once: not the message when
+/// its users' contact cannot be stored, not the contact when the message
+/// cannot be stored. (SQLite takes back only the statement that failed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_the_database_refuses_leaves_nothing_behind() {
+    let server = TestServer::start().await;
+    let (alice_token, alice) = server.register("alice").await;
+    let (_, bob) = server.register("bob").await;
+    let mut a = server.connect(&alice_token).await;
+    let send = json!({ "recipientId": bob, "content": "first" });
+    let messages = "select count(*) from messages where sender_id = $1";
+    let contacts = "select count(*) from contacts where user_a = $1 or user_b = $1";
+
+    refuse_inserts(&server, "contacts", true).await;
+    let ack = a.emit_ack("message:send", send.clone()).await;
+    assert_eq!(ack["ok"], false, "{ack}");
+    assert_eq!(server.count(messages, &alice).await, 0);
+    refuse_inserts(&server, "contacts", false).await;
+
+    refuse_inserts(&server, "messages", true).await;
+    let ack = a.emit_ack("message:send", send.clone()).await;
+    assert_eq!(ack["ok"], false, "{ack}");
+    assert_eq!(server.count(contacts, &alice).await, 0);
+    refuse_inserts(&server, "messages", false).await;
+
+    let ack = a.emit_ack("message:send", send).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_eq!(server.count(messages, &alice).await, 1);
+    assert_eq!(server.count(contacts, &alice).await, 1);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_payload_gets_message_error_and_the_connection_stays_usable() {
     let server = TestServer::start().await;

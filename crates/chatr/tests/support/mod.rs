@@ -133,6 +133,34 @@ impl TestServer {
             .unwrap();
     }
 
+    /// Runs statements without parameters on the server's database, behind its back.
+    pub async fn execute_batch(&self, sql: &str) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    /// The first column of the one row `sql` returns, as a number.
+    pub async fn count(&self, sql: &str, bind: &str) -> i64 {
+        use sqlx::{Connection, Row};
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .bind(bind.to_owned())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+    }
+
     pub async fn connect(&self, token: &str) -> Client {
         Client::connect(self.addr, token).await.unwrap()
     }

@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use super::queue::{Producer, Queue};
 use super::{
-    CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
-    INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
-    REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    RECEIPT_STATUS, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
-    Unread, contact_pair, facts, record_batch, stored, waveform_json,
+    CHANGE_FACTS, Change, Changed, Check, DELETE_CONTACT, Decide, EDIT_APPLY, EDIT_KEEP,
+    INSERT_CONTACT, INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE,
+    REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
+    RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS,
+    UNSEND_REACTIONS, Unread, contact_pair, facts, record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
@@ -401,51 +401,73 @@ fn apply(
     }
 }
 
+/// Stores `m` and, when `ensure_contact`, makes its two users contacts.
+/// A statement that fails rolls back only itself here, so the two go in an
+/// order that leaves nothing behind when either fails: the contact first
+/// (a failure stores nothing), then the message (a failure takes back a
+/// contact just made). A caller that hears of a failure must find nothing
+/// stored, or a retry without a `clientMessageId` would store it twice.
 fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
     let waveform = waveform_json(m)?;
-    // Ids are bound as text written on the stack, not allocated per message.
-    let mut buffers = [Uuid::encode_buffer(); 3];
-    let [id, sender, recipient] = &mut buffers;
-    let id: &str = m.id.hyphenated().encode_lower(id);
-    let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
-    let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
-    let inserted = conn
-        .prepare_cached(INSERT_MESSAGE)
-        .and_then(|mut st| {
-            st.execute(params![
-                id,
-                sender,
-                recipient,
-                m.content,
-                m.kind.as_str(),
-                m.created_at,
-                m.file_url,
-                m.file_name,
-                m.file_size,
-                m.file_type,
-                waveform,
-                m.duration.unwrap_or(NO_DURATION),
-                m.client_message_id,
-                m.thumbnail_url,
-                m.reply_to.as_ref().map(|r| r.id.to_string()),
-            ])
-        })
-        .map_err(db)?;
-    // `do nothing` on a repeated clientMessageId changes no row.
-    if inserted == 0 {
-        return Ok(Insert::Duplicate);
-    }
-    let seq = conn.last_insert_rowid();
+    let pair = ensure_contact.then(|| contact_pair(m));
     let mut new_contact = false;
-    if ensure_contact {
-        let (a, b) = contact_pair(m);
+    if let Some((a, b)) = &pair {
         new_contact = conn
             .prepare_cached(INSERT_CONTACT)
             .and_then(|mut st| st.execute(params![a, b]))
             .map_err(db)?
             == 1;
     }
-    Ok(Insert::New { new_contact, seq })
+    let inserted = insert_message(conn, m, waveform.as_deref());
+    if inserted.is_err()
+        && new_contact
+        && let Some((a, b)) = &pair
+        && let Err(e) = conn
+            .prepare_cached(DELETE_CONTACT)
+            .and_then(|mut st| st.execute(params![a, b]))
+    {
+        tracing::error!(error = %e, "taking back a contact made for a message not stored");
+    }
+    // `do nothing` on a repeated clientMessageId changes no row.
+    if inserted.map_err(db)? == 0 {
+        return Ok(Insert::Duplicate);
+    }
+    Ok(Insert::New {
+        new_contact,
+        seq: conn.last_insert_rowid(),
+    })
+}
+
+fn insert_message(
+    conn: &Connection,
+    m: &Message,
+    waveform: Option<&str>,
+) -> rusqlite::Result<usize> {
+    // Ids are bound as text written on the stack, not allocated per message.
+    let mut buffers = [Uuid::encode_buffer(); 3];
+    let [id, sender, recipient] = &mut buffers;
+    let id: &str = m.id.hyphenated().encode_lower(id);
+    let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
+    let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
+    conn.prepare_cached(INSERT_MESSAGE).and_then(|mut st| {
+        st.execute(params![
+            id,
+            sender,
+            recipient,
+            m.content,
+            m.kind.as_str(),
+            m.created_at,
+            m.file_url,
+            m.file_name,
+            m.file_size,
+            m.file_type,
+            waveform,
+            m.duration.unwrap_or(NO_DURATION),
+            m.client_message_id,
+            m.thumbnail_url,
+            m.reply_to.as_ref().map(|r| r.id.to_string()),
+        ])
+    })
 }
 
 fn add_unread(conn: &Connection, unread: &mut Unread) -> rusqlite::Result<()> {
