@@ -5,6 +5,7 @@
 //! write buffer, no queue of its own, no timer.
 
 use std::future::Future;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,7 +26,10 @@ use super::{
 };
 use crate::sid::Sid;
 
-/// Bytes read per call, on the stack: a chat event fits in one read.
+/// Bytes read per call, on the stack: a chat event fits in one read. The
+/// buffer is left uninitialised: the connection tries to read every time it
+/// is woken, mostly to find nothing, and zeroing 4 KiB for each try was a
+/// quarter of the instructions spent per message (docs/benchmarks.md, round 17).
 const READ_CHUNK: usize = 4096;
 /// The write buffer is given back once flushed if it grew beyond this.
 const KEEP_WRITE_BUFFER: usize = 16 * 1024;
@@ -302,8 +306,8 @@ where
             let fed = self.decoder.feed(&mut [], &mut on);
             return Poll::Ready(self.fed(fed));
         }
-        let mut buf = [0u8; READ_CHUNK];
-        let mut rb = ReadBuf::new(&mut buf);
+        let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut rb = ReadBuf::uninit(&mut buf);
         match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(_)) => Poll::Ready(Err((CloseReason::TransportError, 1011))),
@@ -311,8 +315,7 @@ where
                 Poll::Ready(Err((CloseReason::TransportClose, 1000)))
             }
             Poll::Ready(Ok(())) => {
-                let n = rb.filled().len();
-                let fed = self.decoder.feed(&mut buf[..n], &mut on);
+                let fed = self.decoder.feed(rb.filled_mut(), &mut on);
                 Poll::Ready(self.fed(fed))
             }
         }
