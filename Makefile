@@ -7,7 +7,7 @@ TARGET_DIR = $(abspath $(or $(CARGO_TARGET_DIR),target))
 RELEASE_BIN = $(TARGET_DIR)/release/chatr
 WEB := web
 
-.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-cluster lint fmt clean chromium redis nginx caddy systemd-analyze
+.PHONY: build run web fuzz test test-rust test-protocol test-contract test-python test-proxy test-web test-postgres test-cluster bench bench-instructions bench-cluster lint fmt clean chromium redis nginx caddy systemd-analyze
 
 # The web client is built first: `chatr` embeds web/dist at compile time.
 build: web
@@ -139,6 +139,11 @@ fuzz:
 # Chatr beside the floor (../shared/floor) and the Node.js reference, in one sitting (docs/benchmarks.md).
 bench: web
 	bash bench/run.sh
+
+# Instructions per message, Chatr beside the floor, counted by callgrind: a
+# figure the machine's drift does not move (docs/benchmarks.md, round 17).
+bench-instructions:
+	bash bench/instructions.sh
 
 # One node versus two over Redis, on PostgreSQL (docs/benchmarks.md).
 bench-cluster: redis

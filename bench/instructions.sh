@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make bench-instructions`: instructions per message of Chatr and of the
+# floor (../shared/floor), counted by valgrind's callgrind while chatr-load
+# runs a slow chat (10 pairs, 40 messages/s, 20 s). CPU time on this machine
+# drifts by 20–55 % within one sitting (docs/benchmarks.md, round 16); an
+# instruction count does not, so it tells a change's effect on the work per
+# message apart from the machine's mood. It is not time: a cache miss or a
+# system call counts as nothing here, so the figures beside the floor's in
+# `make bench` stay the targets.
+#
+# Only the work of messages is counted: each server's connection tasks and
+# its writer task (callgrind's --toggle-collect), so that starting up,
+# registering users (argon2) and the load tool's connects stay out.
+# CALLGRIND_OUT=dir keeps the profiles for callgrind_annotate.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+FLOOR_SRC=${FLOOR_SRC:-"$ROOT/../shared/floor"}
+WORK=$(mktemp -d /tmp/chatr-instructions.XXXXXX)
+OUT=${CALLGRIND_OUT:-$WORK}
+PAIRS=10 RATE=40 SECONDS_=20
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+command -v valgrind > /dev/null || { apt-get update -qq && apt-get install -y -qq valgrind > /dev/null; }
+cargo build --release --locked -p chatr -p chatr-load
+CARGO_TARGET_DIR="$TARGET/floor" cargo build --release --locked \
+  --manifest-path "$FLOOR_SRC/Cargo.toml" > /dev/null 2>&1
+
+# count NAME ADDR: runs the chat against the server started as $PID, stops
+# it, and prints the instructions counted per message.
+count() {
+  local name=$1 addr=$2 sent
+  sent=$("$TARGET/release/chatr-load" --server "$addr" chat --pairs $PAIRS --rate $RATE --seconds $SECONDS_ \
+    | sed -n 's/^chat: .* sent \([0-9]*\) .*/\1/p')
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  local total
+  total=$(callgrind_annotate "$OUT/$name.callgrind" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+  printf '%-6s %8d messages  %10d instructions per message\n' "$name" "$sent" $((total / sent))
+}
+
+mkdir -p "$WORK/chatr"
+PORT=3107 CHATR_DATA_DIR="$WORK/chatr" CHATR_RATE_LIMITS=off RUST_LOG=warn \
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/chatr.callgrind" \
+  --toggle-collect='chatr_sio::eio::websocket::upgrade::*' \
+  --toggle-collect='chatr::store::writer::sqlite::inline::*' \
+  "$TARGET/release/chatr" > "$WORK/chatr.out" 2> "$WORK/chatr.err" &
+PID=$!
+until grep -q listening "$WORK/chatr.out" 2>/dev/null; do sleep 0.5; done
+count chatr 127.0.0.1:3107
+
+mkdir -p "$WORK/floor"
+valgrind --tool=callgrind --callgrind-out-file="$OUT/floor.callgrind" \
+  --toggle-collect='*Session*poll*' --toggle-collect='floor::db::inline_task*' \
+  "$TARGET/floor/release/floor" --port 3108 --data-dir "$WORK/floor" --db inline --checkpointer \
+  > "$WORK/floor.out" 2>&1 &
+PID=$!
+until curl -s http://127.0.0.1:3108/api/health > /dev/null; do sleep 0.5; done
+count floor 127.0.0.1:3108
