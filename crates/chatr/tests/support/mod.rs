@@ -119,43 +119,38 @@ impl TestServer {
         )
     }
 
-    /// Runs one statement on the server's database, behind its back.
-    pub async fn execute(&self, sql: &str, bind: &str) {
+    /// A connection of its own to the server's database, behind its back.
+    async fn database(&self) -> sqlx::AnyConnection {
         use sqlx::Connection;
         sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+        sqlx::AnyConnection::connect(&self.database_url)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Runs one statement on the server's database.
+    pub async fn execute(&self, sql: &str, bind: &str) {
         sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .bind(bind.to_owned())
-            .execute(&mut conn)
+            .execute(&mut self.database().await)
             .await
             .unwrap();
     }
 
-    /// Runs statements without parameters on the server's database, behind its back.
+    /// Runs statements without parameters on the server's database.
     pub async fn execute_batch(&self, sql: &str) {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
-            .await
-            .unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
+            .execute(&mut self.database().await)
             .await
             .unwrap();
     }
 
     /// The first column of the one row `sql` returns, as a number.
     pub async fn count(&self, sql: &str, bind: &str) -> i64 {
-        use sqlx::{Connection, Row};
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
-            .await
-            .unwrap();
+        use sqlx::Row;
         sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .bind(bind.to_owned())
-            .fetch_one(&mut conn)
+            .fetch_one(&mut self.database().await)
             .await
             .unwrap()
             .get::<i64, _>(0)
