@@ -23,10 +23,20 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
+# wait_for LOG CHECK…: until CHECK succeeds, or the server started as $PID
+# has died (then its log says why).
+wait_for() {
+  local log=$1; shift
+  until "$@" > /dev/null 2>&1; do
+    kill -0 "$PID" 2>/dev/null || { tail -5 "$log" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+
 command -v valgrind > /dev/null || { apt-get update -qq && apt-get install -y -qq valgrind > /dev/null; }
 cargo build --release --locked -p chatr -p chatr-load
 CARGO_TARGET_DIR="$TARGET/floor" cargo build --release --locked \
-  --manifest-path "$FLOOR_SRC/Cargo.toml" > /dev/null 2>&1
+  --manifest-path "$FLOOR_SRC/Cargo.toml"
 
 # count NAME ADDR: runs the chat against the server started as $PID, stops
 # it, and prints the instructions counted per message.
@@ -35,6 +45,7 @@ count() {
   sent=$("$TARGET/release/chatr-load" --server "$addr" chat --pairs $PAIRS --rate $RATE --seconds $SECONDS_ \
     | sed -n 's/^chat: .* sent \([0-9]*\) .*/\1/p')
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  [ -n "$sent" ] && [ "$sent" -gt 0 ] || { echo "$name: no messages sent" >&2; exit 1; }
   local total
   total=$(callgrind_annotate "$OUT/$name.callgrind" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
   printf '%-6s %8d messages  %10d instructions per message\n' "$name" "$sent" $((total / sent))
@@ -47,7 +58,7 @@ PORT=3107 CHATR_DATA_DIR="$WORK/chatr" CHATR_RATE_LIMITS=off RUST_LOG=warn \
   --toggle-collect='chatr::store::writer::sqlite::inline::*' \
   "$TARGET/release/chatr" > "$WORK/chatr.out" 2> "$WORK/chatr.err" &
 PID=$!
-until grep -q listening "$WORK/chatr.out" 2>/dev/null; do sleep 0.5; done
+wait_for "$WORK/chatr.err" grep -q listening "$WORK/chatr.out"
 count chatr 127.0.0.1:3107
 
 mkdir -p "$WORK/floor"
@@ -56,5 +67,5 @@ valgrind --tool=callgrind --callgrind-out-file="$OUT/floor.callgrind" \
   "$TARGET/floor/release/floor" --port 3108 --data-dir "$WORK/floor" --db inline --checkpointer \
   > "$WORK/floor.out" 2>&1 &
 PID=$!
-until curl -s http://127.0.0.1:3108/api/health > /dev/null; do sleep 0.5; done
+wait_for "$WORK/floor.out" curl -sf http://127.0.0.1:3108/api/health
 count floor 127.0.0.1:3108

@@ -50,7 +50,6 @@ const INSERT_MESSAGE: &str = insert_message!();
 const INSERT_MESSAGE_RETURNING: &str = concat!(insert_message!(), " returning seq");
 const INSERT_CONTACT: &str =
     "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
-const DELETE_CONTACT: &str = "delete from contacts where user_a = $1 and user_b = $2";
 // A receipt finds its message by id once; its update goes by `seq`, the
 // table's own key, instead of searching the id index a second time.
 // The last column says whether a read would take the message out of its

@@ -13,16 +13,20 @@ use uuid::Uuid;
 
 use super::queue::{Producer, Queue};
 use super::{
-    CHANGE_FACTS, Change, Changed, Check, DELETE_CONTACT, Decide, EDIT_APPLY, EDIT_KEEP,
-    INSERT_CONTACT, INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE,
-    REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
-    RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS,
-    UNSEND_REACTIONS, Unread, contact_pair, facts, record_batch, stored, waveform_json,
+    CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
+    INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
+    REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
+    RECEIPT_STATUS, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
+    Unread, contact_pair, facts, record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
 use crate::model::Message;
 use crate::model::Reaction;
+
+/// Takes back a contact made for a message that could not be stored (see
+/// `insert`); PostgreSQL needs none, as a failed statement fails its batch.
+const DELETE_CONTACT: &str = "delete from contacts where user_a = ?1 and user_b = ?2";
 
 /// The writer thread: a commit within this long of the previous one means the server is busy…
 const BUSY: Duration = Duration::from_millis(2);
@@ -409,19 +413,20 @@ fn apply(
 /// stored, or a retry without a `clientMessageId` would store it twice.
 fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
     let waveform = waveform_json(m)?;
-    let pair = ensure_contact.then(|| contact_pair(m));
-    let mut new_contact = false;
-    if let Some((a, b)) = &pair {
-        new_contact = conn
+    // The contact this message made, if it made one.
+    let mut made = None;
+    if ensure_contact {
+        let (a, b) = contact_pair(m);
+        let inserted = conn
             .prepare_cached(INSERT_CONTACT)
             .and_then(|mut st| st.execute(params![a, b]))
-            .map_err(db)?
-            == 1;
+            .map_err(db)?;
+        if inserted == 1 {
+            made = Some((a, b));
+        }
     }
     let inserted = insert_message(conn, m, waveform.as_deref());
-    if inserted.is_err()
-        && new_contact
-        && let Some((a, b)) = &pair
+    if let (Err(_), Some((a, b))) = (&inserted, &made)
         && let Err(e) = conn
             .prepare_cached(DELETE_CONTACT)
             .and_then(|mut st| st.execute(params![a, b]))
@@ -433,7 +438,7 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
         return Ok(Insert::Duplicate);
     }
     Ok(Insert::New {
-        new_contact,
+        new_contact: made.is_some(),
         seq: conn.last_insert_rowid(),
     })
 }
