@@ -35,8 +35,8 @@ wait_for() {
 
 command -v valgrind > /dev/null || { apt-get update -qq && apt-get install -y -qq valgrind > /dev/null; }
 cargo build --release --locked -p chatr -p chatr-load
-CARGO_TARGET_DIR="$TARGET/floor" cargo build --release --locked \
-  --manifest-path "$FLOOR_SRC/Cargo.toml"
+# From the floor's own directory: our .cargo/config.toml is not the floor's.
+(cd "$FLOOR_SRC" && CARGO_TARGET_DIR="$TARGET/floor" cargo build --release --locked)
 
 # count NAME ADDR: runs the chat against the server started as $PID, stops
 # it, and prints the instructions counted per message.

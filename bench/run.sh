@@ -92,10 +92,12 @@ scenario() {
 }
 
 cargo build --release --locked -p chatr -p chatr-load
-# The floor has its own lock file; built where it lies, into our target dir.
+# The floor has its own lock file; built where it lies, into our target dir,
+# and from its own directory: our .cargo/config.toml (SQLite's build flags)
+# is not the floor's.
 case " $ONLY " in *" floor "*)
-  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/floor" cargo build --release --locked \
-    --manifest-path "$FLOOR_SRC/Cargo.toml" ;;
+  (cd "$FLOOR_SRC" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/floor" \
+    cargo build --release --locked) ;;
 esac
 # The builds above leave gigabytes of dirty pages; their writeback would
 # land on the first scenario's fsyncs.
