@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod json;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
@@ -77,11 +79,11 @@ impl Status {
 
 /// A message on its way out, with its JSON written at most once however
 /// many frames carry it: `message:received` to each session, the sender's
-/// ack, the relay to other nodes. It serialises as the message.
+/// ack, the relay to other nodes.
 #[derive(Debug)]
 pub struct Outgoing {
     pub message: std::sync::Arc<Message>,
-    json: std::sync::OnceLock<Option<Box<serde_json::value::RawValue>>>,
+    json: std::sync::OnceLock<Option<Box<str>>>,
 }
 
 impl Outgoing {
@@ -95,12 +97,24 @@ impl Outgoing {
     /// A message as another node encoded it: read, and its JSON kept, so
     /// that it is not written again here.
     pub fn from_json(json: &[u8]) -> serde_json::Result<Self> {
-        let message = serde_json::from_slice::<Message>(json)?;
-        let raw = serde_json::from_slice::<Box<serde_json::value::RawValue>>(json)?;
+        let text = std::str::from_utf8(json).map_err(serde::de::Error::custom)?;
+        let message = serde_json::from_str::<Message>(text)?;
         Ok(Self {
             message: std::sync::Arc::new(message),
-            json: std::sync::OnceLock::from(Some(raw)),
+            json: std::sync::OnceLock::from(Some(Box::from(text))),
         })
+    }
+
+    /// The message's JSON, written on first use (`None`: it could not
+    /// be, which a message of valid strings and numbers never is).
+    pub fn json(&self) -> Option<&str> {
+        self.json
+            .get_or_init(|| {
+                json::message(&self.message)
+                    .ok()
+                    .map(String::into_boxed_str)
+            })
+            .as_deref()
     }
 
     /// The message itself, without a copy when nothing else holds it.
@@ -108,19 +122,6 @@ impl Outgoing {
         let message = std::sync::Arc::try_unwrap(self)
             .map_or_else(|shared| shared.message.clone(), |own| own.message);
         std::sync::Arc::unwrap_or_clone(message)
-    }
-}
-
-impl Serialize for Outgoing {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let json = self
-            .json
-            .get_or_init(|| serde_json::value::to_raw_value(&*self.message).ok());
-        match json {
-            Some(json) => json.serialize(serializer),
-            // Not reached (a message always encodes); written the long way.
-            None => self.message.serialize(serializer),
-        }
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::model::{Message, Outgoing, Presence, Reaction, Status};
+use crate::model::{Message, Presence, Reaction, Status};
 
 /// Events a client sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,12 +202,15 @@ pub struct AckOk<'a> {
     pub reactions: Option<&'a [Reaction]>,
 }
 
-/// [`AckOk`] for a message just sent: the message's JSON is the one its
-/// `message:received` carries, written once (`model::Outgoing`).
-#[derive(Serialize)]
-pub struct AckSent<'a> {
-    pub ok: bool,
-    pub message: &'a Outgoing,
+/// [`AckOk`] for a message just sent, `{ ok: true, message }`, around the
+/// message's JSON as its `message:received` carries it (`model::Outgoing`):
+/// written once, never parsed again.
+pub fn ack_sent(message: &str) -> String {
+    let mut args = String::with_capacity(message.len() + 24);
+    args.push_str("{\"ok\":true,\"message\":");
+    args.push_str(message);
+    args.push('}');
+    args
 }
 
 /// A failed acknowledgement: `{ ok: false, error: { code, message } }`.

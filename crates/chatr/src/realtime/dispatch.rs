@@ -15,7 +15,7 @@ use crate::chat::validate;
 use crate::error::{Error, Result};
 use crate::fields::parse_uuid;
 use crate::model::{Message, Outgoing, Presence, PresenceStatus, Reaction, Status};
-use crate::protocol::{AckErr, AckErrBody, AckOk, AckSent, ClientEvent, EventError, ServerEvent};
+use crate::protocol::{self, AckErr, AckErrBody, AckOk, ClientEvent, EventError, ServerEvent};
 use crate::state::AppState;
 
 /// The body of a successful ack, beside `ok: true`.
@@ -207,7 +207,12 @@ fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
         // A sent message has an ack of its own shape: its JSON is shared
         // with `message:received`.
         Reply::Sent(message) => {
-            socket.ack(id, &AckSent { ok: true, message });
+            match message.json() {
+                Some(json) => {
+                    socket.ack_raw(id, &protocol::ack_sent(json), Vec::new());
+                }
+                None => tracing::error!("encoding a message"),
+            }
             return;
         }
         Reply::Done => {}

@@ -151,10 +151,10 @@ impl Fanout {
     /// of the sender (less `origin`), once to those catching up.
     pub(super) fn deliver_live(&self, message: &Outgoing, seq: i64, origin: Option<Sid>) {
         let Some(nsp) = self.nsp() else { return };
-        let packet = match nsp.event(ServerEvent::MessageReceived.name(), message) {
-            Ok(packet) => packet,
-            Err(e) => return tracing::error!(error = %e, "encoding a message"),
+        let Some(json) = message.json() else {
+            return tracing::error!("encoding a message");
         };
+        let packet = nsp.event_raw(ServerEvent::MessageReceived.name(), json, Vec::new());
         self.deliver_packet(&nsp, &message.message, seq, origin, &packet);
     }
 
@@ -282,11 +282,10 @@ impl Announce for Fanout {
                 origin,
             } => {
                 self.deliver_live(&message, seq, origin.map(|Origin(id)| Sid::from_bytes(id)));
-                if self.peers.is_some() {
-                    match serde_json::to_vec(&*message) {
-                        Ok(body) => self.relay(Relay::Received { seq }, &body),
-                        Err(e) => tracing::error!(error = %e, "encoding a relayed message"),
-                    }
+                if self.peers.is_some()
+                    && let Some(json) = message.json()
+                {
+                    self.relay(Relay::Received { seq }, json.as_bytes());
                 }
             }
             Notice::Status {
