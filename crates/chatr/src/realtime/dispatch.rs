@@ -204,17 +204,16 @@ fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {
         ..AckOk::default()
     };
     match reply {
-        // A sent message has an ack of its own shape: its JSON is shared
-        // with `message:received`.
-        Reply::Sent(message) => {
-            match message.json() {
-                Some(json) => {
-                    socket.ack_raw(id, &protocol::ack_sent(json), Vec::new());
-                }
-                None => tracing::error!("encoding a message"),
+        // A sent message's ack embeds the JSON its `message:received`
+        // carries, written once.
+        Reply::Sent(message) => match message.json() {
+            Some(json) => {
+                socket.ack_raw(id, &protocol::ack_sent(json), Vec::new());
+                return;
             }
-            return;
-        }
+            // Not reached (a message always encodes): the same ack, the long way.
+            None => body.message = Some(&message.message),
+        },
         Reply::Done => {}
         Reply::Message(m) => body.message = Some(m),
         Reply::Status(s) => body.status = Some(s.as_str()),
