@@ -64,6 +64,8 @@ describe('metrics', () => {
     assert.ok(grew('chatr_ack_seconds_count') >= 1, 'ack latency');
     assert.ok(grew('chatr_commit_seconds_count') >= 1, 'commit latency');
     assert.ok(grew('chatr_writer_batch_jobs_count') >= 1, 'batch sizes');
+    // SQLite's inline writer times its queue; PostgreSQL's has no queue of its own.
+    if (!process.env.CHATR_TEST_POSTGRES) assert.ok(grew('chatr_writer_wait_seconds_count') >= 1, 'queue wait');
     assert.equal(grew('chatr_uploads_total'), 1);
     assert.equal(grew('chatr_upload_bytes_total'), up.body.message.fileSize, 'bytes as stored');
     assert.ok(grew('chatr_refused_total{code="invalid_payload"}') >= 1, 'refusals by code');

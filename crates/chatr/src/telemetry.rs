@@ -15,6 +15,7 @@ pub const MESSAGES_DELIVERED: &str = "chatr_messages_delivered_total";
 pub const ACK_SECONDS: &str = "chatr_ack_seconds";
 pub const COMMIT_SECONDS: &str = "chatr_commit_seconds";
 pub const BATCH_JOBS: &str = "chatr_writer_batch_jobs";
+pub const WRITER_WAIT: &str = "chatr_writer_wait_seconds";
 pub const WRITER_QUEUE: &str = "chatr_writer_queue_jobs";
 pub const RELAY_QUEUE: &str = "chatr_relay_queue";
 pub const REFUSED: &str = "chatr_refused_total";
@@ -61,6 +62,13 @@ pub fn commit_seconds() -> &'static metrics::Histogram {
 pub fn batch_jobs() -> &'static metrics::Histogram {
     static H: OnceLock<metrics::Histogram> = OnceLock::new();
     H.get_or_init(|| metrics::histogram!(BATCH_JOBS))
+}
+
+/// How long the oldest write of a batch waited for the batch to begin
+/// (SQLite's inline writer): the queue's share of a message's latency.
+pub fn writer_wait_seconds() -> &'static metrics::Histogram {
+    static H: OnceLock<metrics::Histogram> = OnceLock::new();
+    H.get_or_init(|| metrics::histogram!(WRITER_WAIT))
 }
 
 pub fn writer_queue() -> &'static metrics::Gauge {
@@ -118,6 +126,11 @@ fn describe() {
         "one writer batch: begin to commit"
     );
     describe_histogram!(BATCH_JOBS, "writes committed together in one batch");
+    describe_histogram!(
+        WRITER_WAIT,
+        Unit::Seconds,
+        "the oldest write of a batch: queued to the batch's start (SQLite)"
+    );
     describe_gauge!(WRITER_QUEUE, "writes waiting for the writer");
     describe_gauge!(
         RELAY_QUEUE,
@@ -186,6 +199,7 @@ mod tests {
             ACK_SECONDS,
             COMMIT_SECONDS,
             BATCH_JOBS,
+            WRITER_WAIT,
             WRITER_QUEUE,
             RELAY_QUEUE,
             REFUSED,

@@ -5,6 +5,7 @@
 //! for a write, unlike a channel to a thread of its own.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -21,6 +22,29 @@ pub(super) struct Queue {
 struct State {
     jobs: Vec<Job>,
     open: bool,
+    /// When the oldest job waiting was queued: one reading of the clock
+    /// per batch, not per job.
+    since: Option<Instant>,
+}
+
+impl State {
+    fn add(&mut self, job: Job) {
+        if self.jobs.is_empty() {
+            self.since = Some(Instant::now());
+        }
+        self.jobs.push(job);
+    }
+
+    /// Notes in `oldest` when the jobs now taken began waiting.
+    fn taken(&mut self, oldest: &mut Option<Instant>) {
+        if oldest.is_none() {
+            *oldest = self.since;
+        }
+        // Those left behind waited as long as the oldest taken, at most.
+        if self.jobs.is_empty() {
+            self.since = None;
+        }
+    }
 }
 
 impl Queue {
@@ -29,6 +53,7 @@ impl Queue {
             state: Mutex::new(State {
                 jobs: Vec::new(),
                 open: true,
+                since: None,
             }),
             ready: Notify::new(),
             room: Notify::new(),
@@ -54,7 +79,7 @@ impl Queue {
                     return Err(job);
                 }
                 if state.jobs.len() < QUEUE {
-                    state.jobs.push(job);
+                    state.add(job);
                     drop(state);
                     self.ready.notify_one();
                     return Ok(());
@@ -70,15 +95,16 @@ impl Queue {
         if !state.open || state.jobs.len() >= QUEUE {
             return Err(job);
         }
-        state.jobs.push(job);
+        state.add(job);
         drop(state);
         self.ready.notify_one();
         Ok(())
     }
 
-    /// Waits for jobs and moves up to [`MAX_BATCH`] of them into `batch`;
-    /// `false` once the queue is closed and empty.
-    pub(super) async fn take(&self, batch: &mut Vec<Job>) -> bool {
+    /// Waits for jobs and moves up to [`MAX_BATCH`] of them into `batch`,
+    /// noting in `oldest` when the first of them was queued (unless it
+    /// holds a time already); `false` once the queue is closed and empty.
+    pub(super) async fn take(&self, batch: &mut Vec<Job>, oldest: &mut Option<Instant>) -> bool {
         loop {
             {
                 let mut state = self.lock();
@@ -93,6 +119,7 @@ impl Queue {
                             self.ready.notify_one();
                         }
                     }
+                    state.taken(oldest);
                     drop(state);
                     self.room.notify_waiters();
                     return true;
@@ -106,13 +133,14 @@ impl Queue {
     }
 
     /// Adds to `batch`, up to [`MAX_BATCH`], what was queued meanwhile, without waiting.
-    pub(super) fn take_ready(&self, batch: &mut Vec<Job>) {
+    pub(super) fn take_ready(&self, batch: &mut Vec<Job>, oldest: &mut Option<Instant>) {
         let mut state = self.lock();
         let n = state.jobs.len().min(MAX_BATCH.saturating_sub(batch.len()));
         if n == 0 {
             return;
         }
         batch.extend(state.jobs.drain(..n));
+        state.taken(oldest);
         drop(state);
         self.room.notify_waiters();
     }
@@ -123,6 +151,10 @@ impl Queue {
         let later = std::mem::take(&mut state.jobs);
         state.jobs.append(batch);
         state.jobs.extend(later);
+        // The writer keeps the batch's own time; this one only needs to be set.
+        if !state.jobs.is_empty() && state.since.is_none() {
+            state.since = Some(Instant::now());
+        }
     }
 
     /// Jobs waiting now.
@@ -148,5 +180,53 @@ pub(super) struct Producer(pub(super) Arc<Queue>);
 impl Drop for Producer {
     fn drop(&mut self) {
         self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    fn ping() -> Job {
+        Job::Ping(oneshot::channel().0)
+    }
+
+    /// A batch's wait is measured from its oldest job, and the clock is
+    /// read again only once the queue has emptied.
+    #[tokio::test]
+    async fn a_batch_waited_since_its_oldest_job() {
+        let queue = Queue::new();
+        queue.try_push_or_return(ping()).map_err(drop).unwrap();
+        let first = queue.lock().since.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        queue.try_push_or_return(ping()).map_err(drop).unwrap();
+        assert_eq!(
+            queue.lock().since,
+            Some(first),
+            "the second job is not the oldest"
+        );
+
+        let (mut batch, mut oldest) = (Vec::new(), None);
+        assert!(queue.take(&mut batch, &mut oldest).await);
+        assert_eq!((batch.len(), oldest), (2, Some(first)));
+        assert_eq!(queue.lock().since, None, "nothing waits now");
+
+        // Taken meanwhile, a later job does not make the batch younger.
+        queue.try_push_or_return(ping()).map_err(drop).unwrap();
+        queue.take_ready(&mut batch, &mut oldest);
+        assert_eq!((batch.len(), oldest), (3, Some(first)));
+
+        // A batch put back keeps its place, and the queue a time for it.
+        queue.put_back(&mut batch);
+        assert!(queue.lock().since.is_some());
+        let mut again = None;
+        assert!(queue.take(&mut batch, &mut again).await);
+        assert_eq!(batch.len(), 3);
+        assert!(again.is_some());
     }
 }

@@ -175,14 +175,16 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
     let mut pending = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
     let mut backoff = LOCKED_RETRY;
+    // When the oldest job of the batch was queued.
+    let mut oldest = None;
     while stop.is_none() {
         if batch.is_empty() {
-            if !queue.take(&mut batch).await {
+            if !queue.take(&mut batch, &mut oldest).await {
                 break;
             }
             tokio::task::yield_now().await;
             if batch.len() < MAX_BATCH {
-                queue.take_ready(&mut batch);
+                queue.take_ready(&mut batch, &mut oldest);
             }
         }
         let turn = signals.gate.read().await;
@@ -203,6 +205,9 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
                 fail(&mut batch, &mut stop);
                 continue;
             }
+        }
+        if let Some(queued) = oldest.take() {
+            crate::telemetry::writer_wait_seconds().record(queued.elapsed().as_secs_f64());
         }
         commit(&conn, &mut batch, &mut pending, &mut stop, &signals, || {
             queue.len()
