@@ -40,7 +40,9 @@ impl State {
         if oldest.is_none() {
             *oldest = self.since;
         }
-        // Those left behind waited as long as the oldest taken, at most.
+        // Jobs left behind (a batch is full) keep the oldest's time: they
+        // waited no longer than it, so their wait is over-stated, never
+        // under-stated, and the clock is not read again.
         if self.jobs.is_empty() {
             self.since = None;
         }

@@ -203,6 +203,8 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
             Err(e) => {
                 tracing::error!(error = %e, "cannot begin a write transaction");
                 fail(&mut batch, &mut stop);
+                // The next batch's wait is its own.
+                oldest = None;
                 continue;
             }
         }
