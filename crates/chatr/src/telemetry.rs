@@ -129,7 +129,7 @@ fn describe() {
     describe_histogram!(
         WRITER_WAIT,
         Unit::Seconds,
-        "the oldest write of a batch: queued to the batch's start (SQLite)"
+        "the oldest write of a batch: queued to the batch's start (SQLite's inline writer)"
     );
     describe_gauge!(WRITER_QUEUE, "writes waiting for the writer");
     describe_gauge!(

@@ -147,15 +147,16 @@ impl Queue {
         self.room.notify_waiters();
     }
 
-    /// Returns a batch that could not run yet to the front of the queue.
-    pub(super) fn put_back(&self, batch: &mut Vec<Job>) {
+    /// Returns a batch that could not run yet to the front of the queue,
+    /// with `oldest`, when its first job was queued: it is now the oldest
+    /// waiting, and the next `take` hands that time back.
+    pub(super) fn put_back(&self, batch: &mut Vec<Job>, oldest: &mut Option<Instant>) {
         let mut state = self.lock();
         let later = std::mem::take(&mut state.jobs);
         state.jobs.append(batch);
         state.jobs.extend(later);
-        // The writer keeps the batch's own time; this one only needs to be set.
-        if !state.jobs.is_empty() && state.since.is_none() {
-            state.since = Some(Instant::now());
+        if let Some(queued) = oldest.take() {
+            state.since = Some(queued);
         }
     }
 
@@ -223,12 +224,18 @@ mod tests {
         queue.take_ready(&mut batch, &mut oldest);
         assert_eq!((batch.len(), oldest), (3, Some(first)));
 
-        // A batch put back keeps its place, and the queue a time for it.
-        queue.put_back(&mut batch);
+        // A batch put back keeps its place, and the queue its time.
+        queue.put_back(&mut batch, &mut oldest);
         assert!(queue.lock().since.is_some());
+        assert_eq!(oldest, None, "the queue holds the time now");
         let mut again = None;
         assert!(queue.take(&mut batch, &mut again).await);
         assert_eq!(batch.len(), 3);
         assert!(again.is_some());
+        assert_eq!(
+            again,
+            Some(first),
+            "a retried batch waited since its first job"
+        );
     }
 }

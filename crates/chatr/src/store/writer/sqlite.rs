@@ -195,7 +195,7 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
                 // Another connection writes (an account change through the
                 // pool, a log truncation): try again shortly, letting the
                 // runtime serve everyone meanwhile.
-                queue.put_back(&mut batch);
+                queue.put_back(&mut batch, &mut oldest);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(LOCKED_RETRY_MAX);
                 continue;
