@@ -18,8 +18,13 @@ use crate::media::Storage;
 use crate::model::{Edit, Message, MessageType, Outgoing, Reaction, ReplyTo, Status};
 use crate::store::{
     Store,
-    writer::{Change, Changed, Facts, Inserted, Receipted},
+    writer::{Change, Changed, Facts, Insert, Receipted},
 };
+
+/// Where the outcome of a write goes: called exactly once, right after the
+/// commit (or as soon as the write is refused), where the writer runs. It
+/// must not block.
+pub type Answer<T> = Box<dyn FnOnce(Result<T>) + Send>;
 
 /// Bounds of a client-computed waveform (`PATCH …/waveform`).
 pub const MAX_WAVEFORM_VALUES: usize = 256;
@@ -192,34 +197,37 @@ impl Messages {
         ))
     }
 
-    /// `message:send`; `origin` is the sending session, left out of the announcement.
+    /// `message:send`; `origin` is the sending session, left out of the
+    /// announcement. `answer` hears the stored message after the commit.
     pub async fn send_text(
         &self,
         sender: Uuid,
         input: SendText,
         origin: Origin,
-    ) -> Result<Arc<Outgoing>> {
+        answer: Answer<Arc<Outgoing>>,
+    ) {
+        match self.text_message(sender, input).await {
+            Ok(message) => self.store_and_announce(message, Some(origin), answer).await,
+            Err(e) => answer(Err(e)),
+        }
+    }
+
+    /// A send's future is allocated for every event, so it is kept to its
+    /// common path: the rare step is boxed, and the message is built here,
+    /// in a future of its own that is gone before the writer is asked.
+    async fn text_message(&self, sender: Uuid, input: SendText) -> Result<Arc<Message>> {
         self.0.limiter.check(sender, Action::Send).await?;
         self.counterpart(sender, input.recipient_id).await?;
-        // A send's future is allocated for every event, so it is kept to
-        // its common path: the rare step is boxed, and the message is built
-        // in a block of its own, which no wait outlives, so that no room
-        // for it stays in the future while the writer works.
-        let message = {
-            let reply_to = match input.reply_to_id {
-                Some(id) => {
-                    Some(Box::pin(self.reply_snapshot(sender, input.recipient_id, id)).await?)
-                }
-                None => None,
-            };
-            let mut message = self
-                .draft(sender, input.recipient_id, MessageType::Text, input.content)
-                .await?;
-            message.client_message_id = input.client_message_id;
-            message.reply_to = reply_to;
-            Arc::new(message)
+        let reply_to = match input.reply_to_id {
+            Some(id) => Some(Box::pin(self.reply_snapshot(sender, input.recipient_id, id)).await?),
+            None => None,
         };
-        self.store_and_announce(message, Some(origin)).await
+        let mut message = self
+            .draft(sender, input.recipient_id, MessageType::Text, input.content)
+            .await?;
+        message.client_message_id = input.client_message_id;
+        message.reply_to = reply_to;
+        Ok(Arc::new(message))
     }
 
     /// A new message from `sender` (status `sent`, now), carrying the sender's
@@ -334,58 +342,87 @@ impl Messages {
         if let Some(id) = a.reply_to_id {
             message.reply_to = Some(self.reply_snapshot(sender, a.recipient_id, id).await?);
         }
-        self.store_and_announce(Arc::new(message), None)
+        let (tx, stored) = tokio::sync::oneshot::channel();
+        let answer: Answer<Arc<Outgoing>> = Box::new(move |r| drop(tx.send(r)));
+        self.store_and_announce(Arc::new(message), None, answer)
+            .await;
+        stored
             .await
+            .map_err(|_| Error::internal("the writer dropped a write"))?
             .map(Outgoing::into_message)
     }
 
-    /// Stores a new message (status `sent`) and announces it. A repeated
-    /// `clientMessageId` returns the stored message and announces nothing.
+    /// Stores a new message (status `sent`), announces it, then answers
+    /// with it. A repeated `clientMessageId` answers with the stored message
+    /// and announces nothing.
     async fn store_and_announce(
         &self,
         message: Arc<Message>,
         origin: Option<Origin>,
-    ) -> Result<Arc<Outgoing>> {
+        answer: Answer<Arc<Outgoing>>,
+    ) {
         let (sender, recipient) = (message.sender_id, message.recipient_id);
         let known = self.0.relations.known_contacts(sender, recipient);
-        // Announced by the writer right after the commit, before the sender
-        // hears: see `AfterCommit`. The frames and the sender's answer share
-        // one encoding of the message.
+        // The frames and the sender's answer share one encoding of the message.
         let outgoing = Arc::new(Outgoing::new(message.clone()));
+        let client_id = message.client_message_id.clone();
         let this = self.clone();
-        let announced = outgoing.clone();
-        let stored = move |new_contact: bool, seq: i64| {
-            crate::telemetry::messages_stored().increment(1);
-            if !known {
-                this.0.relations.remember(sender, recipient);
+        let then = Box::new(move |inserted: Result<Insert>| match inserted {
+            Ok(Insert::New { new_contact, seq }) => {
+                this.stored(&outgoing, known, new_contact, seq, origin);
+                answer(Ok(outgoing));
             }
-            if new_contact {
-                this.follow_each_other(sender, recipient);
+            // Rare (a client sending again what it had sent), and a read:
+            // not on the writer's turn.
+            Ok(Insert::Duplicate) => {
+                tokio::spawn(async move {
+                    let writer = this.0.store.writer();
+                    answer(
+                        writer
+                            .by_client_id(sender, client_id)
+                            .await
+                            .map(|m| Arc::new(Outgoing::new(Arc::new(m)))),
+                    );
+                });
             }
-            let message = announced.message.clone();
-            let message_id = message.id;
-            this.0.announce.announce(Notice::Stored {
-                message: announced,
-                seq,
-                origin,
-            });
-            this.0.announce.announce(Notice::Status {
-                sender,
-                message_id,
-                status: Status::Sent,
-            });
-            this.0.notifications.stored(&message);
-        };
-        match self
-            .0
+            Err(e) => answer(Err(e)),
+        });
+        self.0
             .store
             .writer()
-            .insert_message(message, !known, stored)
-            .await?
-        {
-            Inserted::Existing(stored) => Ok(Arc::new(Outgoing::new(Arc::new(*stored)))),
-            Inserted::New { .. } => Ok(outgoing),
+            .insert_message(message, !known, then)
+            .await;
+    }
+
+    /// What follows the commit of a new message, before its sender hears.
+    fn stored(
+        &self,
+        outgoing: &Arc<Outgoing>,
+        known: bool,
+        new_contact: bool,
+        seq: i64,
+        origin: Option<Origin>,
+    ) {
+        let message = &outgoing.message;
+        let (sender, recipient) = (message.sender_id, message.recipient_id);
+        crate::telemetry::messages_stored().increment(1);
+        if !known {
+            self.0.relations.remember(sender, recipient);
         }
+        if new_contact {
+            self.follow_each_other(sender, recipient);
+        }
+        self.0.announce.announce(Notice::Stored {
+            message: outgoing.clone(),
+            seq,
+            origin,
+        });
+        self.0.announce.announce(Notice::Status {
+            sender,
+            message_id: message.id,
+            status: Status::Sent,
+        });
+        self.0.notifications.stored(message);
     }
 
     /// `message:delivered`, `message:read`, `audio:listening`, `audio:listened`:
@@ -396,15 +433,21 @@ impl Messages {
         message_id: Uuid,
         claimed_sender: Uuid,
         receipt: Receipt,
-    ) -> Result<Status> {
-        self.0.limiter.check(actor, Action::Receipt).await?;
+        answer: Answer<Status>,
+    ) {
+        if let Err(e) = self.0.limiter.check(actor, Action::Receipt).await {
+            return answer(Err(e));
+        }
         // The writer reads the message and applies the rule in the order the
         // receipts arrive, so concurrent receipts cannot race each other.
         let read_at = receipt.sets_read_at().then(clock::now);
-        // The new status is announced by the writer right after the commit.
+        // The new status is announced right after the commit, before the
+        // receipt's sender hears.
         let this = self.clone();
-        let applied = move |done: &Receipted| {
-            if let Some(next) = done.changed {
+        let then = Box::new(move |done: Result<Receipted>| {
+            if let Ok(done) = &done
+                && let Some(next) = done.changed
+            {
                 if next == Status::Delivered {
                     crate::telemetry::messages_delivered().increment(1);
                 }
@@ -414,9 +457,9 @@ impl Messages {
                     status: next,
                 });
             }
-        };
-        let done = self
-            .0
+            answer(done.map(|done| done.changed.unwrap_or(done.stored.status)));
+        });
+        self.0
             .store
             .writer()
             .receipt(
@@ -425,10 +468,9 @@ impl Messages {
                 Box::new(move |stored| {
                     lifecycle::next_status(stored, actor, claimed_sender, receipt)
                 }),
-                Box::new(applied),
+                then,
             )
-            .await?;
-        Ok(done.changed.unwrap_or(done.stored.status))
+            .await;
     }
 
     /// `PATCH /api/messages/:id/waveform`: the sender's own waveform for a voice

@@ -73,8 +73,9 @@ pub(super) async fn start(state: Arc<AppState>, fanout: Arc<Fanout>, socket: Soc
 }
 
 /// The client acknowledged `message`: when that leaves little of the page
-/// unacknowledged, the next page is read.
-pub(super) async fn acknowledged(
+/// unacknowledged, the next page is read, on a task of its own (this runs
+/// where the writer answers receipts).
+pub(super) fn acknowledged(
     state: Arc<AppState>,
     fanout: Arc<Fanout>,
     socket: Socket,
@@ -93,7 +94,7 @@ pub(super) async fn acknowledged(
         due
     };
     if due {
-        next_page(state, fanout, socket).await;
+        tokio::spawn(next_page(state, fanout, socket));
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chatr_sio::Event;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::command::{Command, parse, parse_quick};
 use super::fanout::Fanout;
@@ -96,84 +97,141 @@ async fn handle(
             }
         }
     };
-    let acknowledged = match &command {
-        Ok(Command::Receipt { message_id, .. }) => Some(*message_id),
-        _ => None,
+    let answer = Answer {
+        socket: socket.clone(),
+        event,
+        payload,
+        read_quickly,
+        sending: None,
+        acknowledged: None,
+        counted: false,
     };
-    let sending = matches!(command, Ok(Command::Send(_))).then(std::time::Instant::now);
-    let result = match command {
-        Ok(command) => execute(&state, session, &socket, command).await,
-        Err(e) => Err(e),
+    let command = match command {
+        Ok(command) => command,
+        Err(e) => return answer.give(Err(e)),
     };
-    match result {
-        Ok(reply) => {
-            answer(&socket, event.ack, &reply);
-            if let Some(started) = sending {
-                crate::telemetry::ack_seconds().record(started.elapsed().as_secs_f64());
-            }
-            if let Some(id) = acknowledged {
-                backlog::acknowledged(state, fanout, socket.clone(), id).await;
-            }
+    execute(&state, fanout, session, &socket, command, answer).await;
+}
+
+/// Everything needed to answer an event, whenever its outcome is known.
+struct Answer {
+    socket: Socket,
+    event: Event,
+    /// The payload, when it was read as a `Value`.
+    payload: Option<Value>,
+    read_quickly: bool,
+    /// When a send began, for `chatr_ack_seconds`.
+    sending: Option<std::time::Instant>,
+    /// A receipt: the backlog hears of the message it acknowledged.
+    acknowledged: Option<(Arc<AppState>, Arc<Fanout>, Uuid)>,
+    /// Counted among the session's unanswered writes until given.
+    counted: bool,
+}
+
+impl Answer {
+    /// An answer the writer gives, after the event has ended.
+    fn later(mut self, session: &Session) -> Self {
+        session.unanswered.begin();
+        self.counted = true;
+        self
+    }
+
+    fn give(mut self, result: Result<Reply>) {
+        if self.counted
+            && let Some(session) = self.socket.data()
+        {
+            session.unanswered.answered();
         }
-        Err(err) => {
-            // The error names the payload's ids: a command read quickly has
-            // no `Value` yet, so it is read now; otherwise it was read once
-            // already (or is not JSON) and is not read again.
-            if read_quickly {
-                payload = event.arg::<Value>(0).and_then(Result::ok);
+        match result {
+            Ok(reply) => {
+                answer(&self.socket, self.event.ack, &reply);
+                if let Some(started) = self.sending {
+                    crate::telemetry::ack_seconds().record(started.elapsed().as_secs_f64());
+                }
+                if let Some((state, fanout, id)) = self.acknowledged {
+                    backlog::acknowledged(state, fanout, self.socket, id);
+                }
             }
-            refuse(&socket, event.ack, &event.name, payload.as_ref(), &err);
+            Err(err) => {
+                // The error names the payload's ids: a command read quickly
+                // has no `Value` yet, so it is read now; otherwise it was read
+                // once already (or is not JSON) and is not read again.
+                if self.read_quickly {
+                    self.payload = self.event.arg::<Value>(0).and_then(Result::ok);
+                }
+                refuse(
+                    &self.socket,
+                    self.event.ack,
+                    &self.event.name,
+                    self.payload.as_ref(),
+                    &err,
+                );
+            }
         }
     }
 }
 
 async fn execute(
-    state: &AppState,
+    state: &Arc<AppState>,
+    fanout: Arc<Fanout>,
     session: &Session,
     socket: &Socket,
     command: Command,
-) -> Result<Reply> {
+    mut answer: Answer,
+) {
     let me = session.user;
     let chat = &state.chat;
     // Edits, unsends and reactions are boxed: they read and rewrite a stored
     // message, the largest steps here, and an event's future (allocated for
     // every message and receipt) is as large as its largest step. The other
     // commands' steps are no larger than a send's.
-    match command {
+    let result = match command {
+        // Sends and receipts, nearly every event, are answered by the writer
+        // right after their commit: the event ends once its write is
+        // queued, and is not woken again just to answer.
         Command::Send(input) => {
+            answer.sending = Some(std::time::Instant::now());
             let origin = Origin(socket.id().to_bytes());
-            chat.messages
-                .send_text(me, input, origin)
-                .await
-                .map(Reply::Sent)
+            let answer = answer.later(session);
+            let answer = Box::new(move |r: Result<Arc<Outgoing>>| answer.give(r.map(Reply::Sent)));
+            chat.messages.send_text(me, input, origin, answer).await;
+            return session.unanswered.room().await;
         }
         Command::Receipt {
             message_id,
             sender_id,
             receipt,
-        } => chat
-            .messages
-            .receipt(me, message_id, sender_id, receipt)
-            .await
-            .map(Reply::Status),
+        } => {
+            answer.acknowledged = Some((state.clone(), fanout, message_id));
+            let answer = answer.later(session);
+            let answer = Box::new(move |r: Result<Status>| answer.give(r.map(Reply::Status)));
+            chat.messages
+                .receipt(me, message_id, sender_id, receipt, answer)
+                .await;
+            return session.unanswered.room().await;
+        }
         Command::Indicator {
             recipient,
             kind,
             on,
-        } => {
-            chat.sessions.indicator(me, recipient, kind, on).await?;
-            let mut shown = session.shown_to(kind);
-            if on {
-                shown.insert(recipient);
-            } else {
-                shown.remove(&recipient);
-            }
-            Ok(Reply::Done)
-        }
-        Command::ChoosePresence(status) => {
-            chat.sessions.choose(me, status).await?;
-            Ok(Reply::Presence(status))
-        }
+        } => chat
+            .sessions
+            .indicator(me, recipient, kind, on)
+            .await
+            .map(|()| {
+                let mut shown = session.shown_to(kind);
+                if on {
+                    shown.insert(recipient);
+                } else {
+                    shown.remove(&recipient);
+                }
+                Reply::Done
+            }),
+        Command::ChoosePresence(status) => chat
+            .sessions
+            .choose(me, status)
+            .await
+            .map(|()| Reply::Presence(status)),
         Command::Edit {
             message_id,
             content,
@@ -189,12 +247,17 @@ async fn execute(
                 .map(Reply::Reactions)
         }
         Command::RequestPresence(ids) => {
-            let (statuses, users) = chat.sessions.presence_of(me, &ids).await?;
-            socket.join(users.into_iter().map(Room::Presence));
-            socket.emit(ServerEvent::PresenceStatus.name(), &statuses);
-            Ok(Reply::Statuses(statuses))
+            chat.sessions
+                .presence_of(me, &ids)
+                .await
+                .map(|(statuses, users)| {
+                    socket.join(users.into_iter().map(Room::Presence));
+                    socket.emit(ServerEvent::PresenceStatus.name(), &statuses);
+                    Reply::Statuses(statuses)
+                })
         }
-    }
+    };
+    answer.give(result);
 }
 
 fn answer(socket: &Socket, ack: Option<u64>, reply: &Reply) {

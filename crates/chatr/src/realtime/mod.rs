@@ -9,6 +9,7 @@ pub mod command;
 mod dispatch;
 pub mod fanout;
 mod handover;
+mod unanswered;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ pub struct Session {
     typing_to: Mutex<HashSet<Uuid>>,
     recording_to: Mutex<HashSet<Uuid>>,
     backlog: Mutex<backlog::Backlog>,
+    /// Its sends and receipts queued and not answered yet.
+    unanswered: unanswered::Unanswered,
 }
 
 impl Session {
@@ -61,6 +64,7 @@ impl Session {
             typing_to: Mutex::default(),
             recording_to: Mutex::default(),
             backlog: Mutex::default(),
+            unanswered: unanswered::Unanswered::default(),
         }
     }
 

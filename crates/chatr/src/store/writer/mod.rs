@@ -90,15 +90,6 @@ const REACTIONS: &str =
 /// duration. Durations are always positive, so -1 cannot be a real one.
 pub(super) const NO_DURATION: f64 = -1.0;
 
-/// The result of inserting a message.
-pub enum Inserted {
-    /// Stored now at position `seq`; `new_contact` when this message made
-    /// the two users contacts.
-    New { new_contact: bool, seq: i64 },
-    /// The sender had already sent a message with this `clientMessageId`.
-    Existing(Box<Message>),
-}
-
 /// Decides a receipt from the stored facts: the status to move to, `None`
 /// for no change, or why the receipt is refused.
 pub type Decide = Box<dyn FnOnce(&Stored) -> Result<Option<Status>> + Send>;
@@ -186,27 +177,36 @@ pub struct Receipted {
     pub changed: Option<Status>,
 }
 
-/// What the caller wants done once its write has committed, run by the
-/// writer right after the commit and before the caller hears. Announcing a
-/// message from here reaches the recipient's session in the same turn of
-/// the runtime as the commit, instead of after the sending event's task
-/// has been woken and has had its own turn (docs/benchmarks.md, round 10).
-/// It must not block: it runs where the commits run.
-pub type AfterCommit<T> = Box<dyn FnOnce(&T) + Send>;
+/// What the caller wants done with its write's outcome, run by the writer
+/// right after the commit (or the failure), before anything else hears of
+/// it. A sent message's announcements and the sender's ack leave from here,
+/// in the same turn of the runtime as the commit: the event that asked for
+/// the write has already finished, so nothing is woken just to resume it
+/// and answer (docs/benchmarks.md, rounds 10 and 20). It must not block: it
+/// runs where the commits run.
+pub type Then<T> = Box<dyn FnOnce(Result<T>) + Send>;
 
-/// The answer to a job that may have something to run after its commit.
-pub(super) struct Reply<T> {
-    tx: oneshot::Sender<Result<T>>,
-    after: AfterCommit<T>,
-}
+/// A job's answer, given exactly once: by the writer, or, for a job that
+/// was dropped unanswered (a writer that stopped), by the drop.
+pub(super) struct Reply<T>(Option<Then<T>>);
 
 impl<T> Reply<T> {
-    fn send(self, r: Result<T>) {
-        if let Ok(done) = &r {
-            (self.after)(done);
+    fn new(then: Then<T>) -> Self {
+        Self(Some(then))
+    }
+
+    fn send(mut self, r: Result<T>) {
+        if let Some(then) = self.0.take() {
+            then(r);
         }
-        // A caller that went away no longer needs its answer.
-        let _ = self.tx.send(r);
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if let Some(then) = self.0.take() {
+            then(Err(Error::internal("the writer dropped a write")));
+        }
     }
 }
 
@@ -247,9 +247,13 @@ pub(super) fn record_batch(jobs: usize, started: std::time::Instant, waiting: us
     writer_queue().set(waiting as f64);
 }
 
-/// What an insert found: stored, or a duplicate `clientMessageId`.
-pub(super) enum Insert {
+/// What inserting a message did.
+pub enum Insert {
+    /// Stored now at position `seq`; `new_contact` when this message made
+    /// the two users contacts.
     New { new_contact: bool, seq: i64 },
+    /// The sender had already sent a message with this `clientMessageId`
+    /// (read it with [`Writer::by_client_id`]).
     Duplicate,
 }
 
@@ -325,76 +329,62 @@ impl Writer {
     }
 
     /// Like `submit`, with something to run after the commit.
-    async fn submit_then<T>(
-        &self,
-        after: AfterCommit<T>,
-        job: impl FnOnce(Reply<T>) -> Job,
-    ) -> Result<T> {
-        let (tx, answer) = oneshot::channel();
-        self.hand_over(job(Reply { tx, after }), answer).await
-    }
-
     async fn hand_over<T>(&self, job: Job, answer: oneshot::Receiver<Result<T>>) -> Result<T> {
-        self.tx
-            .send(job)
-            .await
-            .map_err(|_| Error::internal("the writer has stopped"))?;
+        self.queue(job).await;
         answer
             .await
             .map_err(|_| Error::internal("the writer dropped a write"))?
     }
 
-    /// Stores a new message (status `sent`); when `ensure_contact`, also
-    /// records the two users as contacts. `stored(new_contact, seq)` runs
-    /// after the commit when the message is new (not a repeated
-    /// `clientMessageId`).
+    /// Queues `job`. A job the writer no longer takes is dropped, and its
+    /// reply answers that it was (see `Reply`).
+    async fn queue(&self, job: Job) {
+        if self.tx.send(job).await.is_err() {
+            tracing::warn!("a write arrived after the writer stopped");
+        }
+    }
+
+    /// Queues a new message (status `sent`); when `ensure_contact`, also
+    /// records the two users as contacts. `then` hears what the insert did
+    /// right after the commit.
     pub async fn insert_message(
         &self,
         message: Arc<Message>,
         ensure_contact: bool,
-        stored: impl FnOnce(bool, i64) + Send + 'static,
-    ) -> Result<Inserted> {
-        let (sender, client_id) = (message.sender_id, message.client_message_id.clone());
-        let after: AfterCommit<Insert> = Box::new(move |inserted| {
-            if let Insert::New { new_contact, seq } = inserted {
-                stored(*new_contact, *seq);
-            }
-        });
-        let inserted = self
-            .submit_then(after, |reply| Job::Insert {
-                message,
-                ensure_contact,
-                reply,
-            })
-            .await?;
-        match inserted {
-            Insert::New { new_contact, seq } => Ok(Inserted::New { new_contact, seq }),
-            Insert::Duplicate => {
-                let stored = Box::pin(super::messages::by_client_id(&self.pool, sender, client_id))
-                    .await?
-                    .ok_or_else(|| Error::internal("a duplicate message vanished"))?;
-                Ok(Inserted::Existing(Box::new(stored)))
-            }
-        }
+        then: Then<Insert>,
+    ) {
+        self.queue(Job::Insert {
+            message,
+            ensure_contact,
+            reply: Reply::new(then),
+        })
+        .await;
     }
 
-    /// Applies a receipt: reads the message, lets `decide` rule, stores the
-    /// new status (and `readAt`, when given and not yet set).
-    /// `applied` runs after the commit.
+    /// The message `sender` already sent with `client_id`.
+    pub async fn by_client_id(&self, sender: Uuid, client_id: Option<String>) -> Result<Message> {
+        super::messages::by_client_id(&self.pool, sender, client_id)
+            .await?
+            .ok_or_else(|| Error::internal("a duplicate message vanished"))
+    }
+
+    /// Queues a receipt: the writer reads the message, lets `decide` rule,
+    /// stores the new status (and `readAt`, when given and not yet set).
+    /// `then` hears the outcome right after the commit.
     pub async fn receipt(
         &self,
         id: Uuid,
         read_at: Option<String>,
         decide: Decide,
-        applied: AfterCommit<Receipted>,
-    ) -> Result<Receipted> {
-        self.submit_then(applied, |reply| Job::Receipt {
+        then: Then<Receipted>,
+    ) {
+        self.queue(Job::Receipt {
             id,
             read_at,
             decide,
-            reply,
+            reply: Reply::new(then),
         })
-        .await
+        .await;
     }
 
     pub async fn set_last_seen(&self, user: Uuid, at: String) -> Result<()> {

@@ -85,7 +85,7 @@ pub(super) async fn start(
             let (opened, ready) = oneshot::channel();
             let writer_path = path.clone();
             let wanted = signals.clone();
-            // What callers run after a commit (`AfterCommit`) may spawn tasks.
+            // What callers run after a commit (`Then`) may spawn tasks.
             let runtime = tokio::runtime::Handle::current();
             std::thread::Builder::new()
                 .name("chatr-writer".into())
