@@ -365,7 +365,6 @@ impl Messages {
         let known = self.0.relations.known_contacts(sender, recipient);
         // The frames and the sender's answer share one encoding of the message.
         let outgoing = Arc::new(Outgoing::new(message.clone()));
-        let client_id = message.client_message_id.clone();
         let this = self.clone();
         let then = Box::new(move |inserted: Result<Insert>| match inserted {
             Ok(Insert::New { new_contact, seq }) => {
@@ -375,6 +374,7 @@ impl Messages {
             // Rare (a client sending again what it had sent), and a read:
             // not on the writer's turn.
             Ok(Insert::Duplicate) => {
+                let client_id = outgoing.message.client_message_id.clone();
                 tokio::spawn(async move {
                     let writer = this.0.store.writer();
                     answer(
