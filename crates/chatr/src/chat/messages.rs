@@ -376,13 +376,11 @@ impl Messages {
             Ok(Insert::Duplicate) => {
                 let client_id = outgoing.message.client_message_id.clone();
                 tokio::spawn(async move {
-                    let writer = this.0.store.writer();
-                    answer(
-                        writer
-                            .by_client_id(sender, client_id)
-                            .await
-                            .map(|m| Arc::new(Outgoing::new(Arc::new(m)))),
-                    );
+                    let stored = this.0.store.message_by_client_id(sender, client_id).await;
+                    answer(stored.and_then(|m| {
+                        let m = m.ok_or_else(|| Error::internal("a duplicate message vanished"))?;
+                        Ok(Arc::new(Outgoing::new(Arc::new(m))))
+                    }));
                 });
             }
             Err(e) => answer(Err(e)),

@@ -19,28 +19,30 @@ pub enum HistoryCursor {
 }
 
 /// The message `sender` sent with `client_id` (a repeated `clientMessageId`).
-pub(super) async fn by_client_id(
-    pool: &sqlx::AnyPool,
-    sender: Uuid,
-    client_id: Option<String>,
-) -> Result<Option<Message>> {
-    sqlx::query_as::<_, MessageRow>(concat!(
-        message_select!(),
-        " where m.sender_id = $1 and m.client_message_id = $2"
-    ))
-    .bind(sender.to_string())
-    .bind(client_id)
-    .fetch_optional(pool)
-    .await?
-    .map(Message::try_from)
-    .transpose()
-}
-
 fn messages(rows: Vec<MessageRow>) -> Result<Vec<Message>> {
     rows.into_iter().map(Message::try_from).collect()
 }
 
 impl Store {
+    /// The message `sender` sent with `client_id` (what a repeated
+    /// `clientMessageId` answers with).
+    pub async fn message_by_client_id(
+        &self,
+        sender: Uuid,
+        client_id: Option<String>,
+    ) -> Result<Option<Message>> {
+        sqlx::query_as::<_, MessageRow>(concat!(
+            message_select!(),
+            " where m.sender_id = $1 and m.client_message_id = $2"
+        ))
+        .bind(sender.to_string())
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Message::try_from)
+        .transpose()
+    }
+
     /// One message, with its reactions.
     pub async fn message(&self, id: Uuid) -> Result<Option<Message>> {
         let message =

@@ -110,8 +110,7 @@ impl Store {
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
         let reader = reader::Reader::open(&path)?;
         let indexer = indexer::Indexer::start(&path, &search)?;
-        let writer =
-            Writer::sqlite(path, synchronous, pool.clone(), indexer.changes_done()).await?;
+        let writer = Writer::sqlite(path, synchronous, indexer.changes_done()).await?;
         Ok(Self {
             pool,
             writer,

@@ -253,7 +253,7 @@ pub enum Insert {
     /// the two users contacts.
     New { new_contact: bool, seq: i64 },
     /// The sender had already sent a message with this `clientMessageId`
-    /// (read it with [`Writer::by_client_id`]).
+    /// (read it with `Store::message_by_client_id`).
     Duplicate,
 }
 
@@ -294,8 +294,6 @@ impl Sink {
 #[derive(Clone)]
 pub struct Writer {
     tx: Sink,
-    /// For reading back the stored message of a repeated `clientMessageId`.
-    pool: AnyPool,
 }
 
 impl Writer {
@@ -306,20 +304,18 @@ impl Writer {
     pub(in crate::store) async fn sqlite(
         path: PathBuf,
         synchronous: Synchronous,
-        pool: AnyPool,
         search_done: Arc<std::sync::atomic::AtomicI64>,
     ) -> Result<Self> {
         let tx = sqlite::start(path, synchronous, search_done).await?;
-        Ok(Self { tx, pool })
+        Ok(Self { tx })
     }
 
     /// PostgreSQL: a writer task on a connection of the pool.
     pub(in crate::store) fn postgres(pool: AnyPool) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(postgres::run(pool.clone(), rx));
+        tokio::spawn(postgres::run(pool, rx));
         Self {
             tx: Sink::Channel(tx),
-            pool,
         }
     }
 
@@ -328,7 +324,6 @@ impl Writer {
         self.hand_over(job(reply), answer).await
     }
 
-    /// Like `submit`, with something to run after the commit.
     async fn hand_over<T>(&self, job: Job, answer: oneshot::Receiver<Result<T>>) -> Result<T> {
         self.queue(job).await;
         answer
@@ -359,13 +354,6 @@ impl Writer {
             reply: Reply::new(then),
         })
         .await;
-    }
-
-    /// The message `sender` already sent with `client_id`.
-    pub async fn by_client_id(&self, sender: Uuid, client_id: Option<String>) -> Result<Message> {
-        super::messages::by_client_id(&self.pool, sender, client_id)
-            .await?
-            .ok_or_else(|| Error::internal("a duplicate message vanished"))
     }
 
     /// Queues a receipt: the writer reads the message, lets `decide` rule,
