@@ -174,10 +174,18 @@ pub async fn storm(
         }
     };
     let cpu = CpuWindow::start(pid);
-    let started = Instant::now();
+    let dropped = before.iter().flatten().count() as u64;
     for c in before.iter().flatten() {
         c.close();
     }
+    // The sessions are gone once the server has answered every close: a
+    // reconnect that raced its own user's close would still find the old
+    // session counted against the per-user cap and be refused.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while closed.load(Ordering::Relaxed) < dropped && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
     // Messages written while everyone is away must all arrive after the storm.
     for i in 0..messages {
         let to = &users[i % users.len()].id;
