@@ -234,3 +234,89 @@ async fn a_malformed_payload_gets_message_error_and_the_connection_stays_usable(
     assert_eq!(ack["ok"], true);
     server.stop().await;
 }
+
+/// Bob's unread count from Alice, as `GET /api/messages/conversations` says.
+async fn unread_from(server: &TestServer, token: &str, partner: &str) -> i64 {
+    let (status, body) = server
+        .http("GET", "/api/messages/conversations", Some(token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["user"]["id"] == partner)
+        .map_or(0, |c| c["unreadCount"].as_i64().unwrap())
+}
+
+/// On SQLite the writer counts unread messages once per interval, moving a
+/// watermark up (migration 0010), and readers count what lies above it.
+/// Counts stay exact on both sides of it: through reads and unsends,
+/// and across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_are_exact_whether_or_not_the_writer_has_added_them_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path().to_path_buf()).await;
+    let sqlite = server.database_url.starts_with("sqlite");
+    let (alice_token, alice) = server.register("alice").await;
+    let (bob_token, bob) = server.register("bob").await;
+    let mut a = server.connect(&alice_token).await;
+    let mut b = server.connect(&bob_token).await;
+    let mut ids = Vec::new();
+    let send = async |a: &mut support::Client, n: usize| {
+        let ack = a
+            .emit_ack(
+                "message:send",
+                json!({ "recipientId": bob, "content": format!("m{n}") }),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        ack["message"]["id"].as_str().unwrap().to_owned()
+    };
+    for n in 1..=4 {
+        ids.push(send(&mut a, n).await);
+    }
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 4);
+    // A second on (the writer's UNREAD_EVERY), the next commit adds up
+    // everything above the watermark.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ids.push(send(&mut a, 5).await);
+    if sqlite {
+        let counted = server
+            .count("select n from unread_counts where recipient_id = $1", &bob)
+            .await;
+        assert_eq!(counted, 5, "the watermark moved past all five");
+    }
+    for n in 6..=7 {
+        ids.push(send(&mut a, n).await);
+    }
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 7);
+
+    // Read m1 (counted) and m6 (just sent); unsend m2 and m7.
+    for i in [0, 5] {
+        let ack = b
+            .emit_ack(
+                "message:read",
+                json!({ "messageId": ids[i], "senderId": alice }),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    for i in [1, 6] {
+        let ack = a
+            .emit_ack("message:unsend", json!({ "messageId": ids[i] }))
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 3);
+    assert_eq!(unread_from(&server, &alice_token, &bob).await, 0);
+    drop((a, b));
+
+    let dir_kept = server.data_dir.clone();
+    server.stop().await;
+    let server = TestServer::start_in(dir_kept).await;
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 3);
+    let mut a = server.connect(&alice_token).await;
+    send(&mut a, 8).await;
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 4);
+    server.stop().await;
+}

@@ -28,7 +28,7 @@ async fn hot_queries_use_indexes() {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let checks: [(&str, &'static str); 6] = [
+    let checks: [(&str, &'static str); 7] = [
         (
             "offline delivery",
             "select * from messages where recipient_id = 'a' and status = 'sent' and seq > 5 and seq <= 90 order by seq limit 50",
@@ -50,6 +50,11 @@ async fn hot_queries_use_indexes() {
             "select sender_id, n from unread_counts where recipient_id = 'a'",
         ),
         (
+            "unread above the watermark",
+            "select count(*) from messages where sender_id = 'b' and recipient_id = 'a' \
+             and seq > (select seq from unread_watermark) and read_at is null and deleted_at is null",
+        ),
+        (
             "history",
             "select * from messages m where m.sender_id = 'a' and m.recipient_id = 'b' and m.seq < 10 order by m.seq desc limit 50",
         ),
@@ -68,6 +73,13 @@ async fn hot_queries_use_indexes() {
             assert!(
                 plan.contains("messages_pending"),
                 "{name} does not use messages_pending:\n{plan}"
+            );
+        }
+        // What the counts leave to the reader is a range of one conversation's index.
+        if name == "unread above the watermark" {
+            assert!(
+                plan.contains("messages_pair") && plan.contains("seq>?"),
+                "{name} does not seek messages_pair by seq:\n{plan}"
             );
         }
         assert!(

@@ -109,3 +109,51 @@ fn upgrading_counts_what_the_index_counted() {
         .unwrap();
     assert!(plan.contains("messages_pending"), "{plan}");
 }
+
+/// Migration 0010: the counts cover messages up to the watermark, which
+/// starts at the newest message; above it, tombstones and deletions count
+/// nothing (readers count those messages from `messages` themselves).
+#[test]
+fn above_the_watermark_the_triggers_count_nothing() {
+    let conn = Connection::open_in_memory().unwrap();
+    let apply = |versions: std::ops::RangeInclusive<u32>| {
+        for (_, sql) in migrations().iter().filter(|(v, _)| versions.contains(v)) {
+            conn.execute_batch(sql).unwrap();
+        }
+    };
+    apply(1..=8);
+    conn.execute_batch("pragma foreign_keys = off").unwrap();
+    let insert = |id: &str| {
+        conn.execute(
+            "insert into messages (id, sender_id, recipient_id, content, type, status, created_at) \
+             values (?1, 'a', 'b', 'hi', 'text', 'sent', '2026-01-01T00:00:00.000Z')",
+            [id],
+        )
+        .unwrap();
+    };
+    insert("m1");
+    insert("m2");
+    // 0009 counts what is there; 0010 puts the watermark above it.
+    apply(9..=10);
+    let watermark: i64 = conn
+        .query_row("select seq from unread_watermark", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(watermark, 2, "the watermark starts at the newest message");
+    assert_eq!(counts(&conn, "b"), [("a".into(), 2)]);
+
+    insert("m3");
+    insert("m4");
+    let at = "2026-01-02T00:00:00.000Z";
+    for id in ["m1", "m3"] {
+        conn.execute(
+            "update messages set deleted_at = ?2 where id = ?1",
+            [id, at],
+        )
+        .unwrap();
+    }
+    // m1 (below) is taken out; m3 (above) was never counted here.
+    assert_eq!(counts(&conn, "b"), [("a".into(), 1)]);
+    conn.execute("delete from messages where id in ('m2', 'm4')", [])
+        .unwrap();
+    assert_eq!(counts(&conn, "b"), [("a".into(), 0)]);
+}

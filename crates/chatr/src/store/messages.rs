@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::{
-    Store,
+    Backend, Store,
     rows::{MessageRow, UserRow, message_columns, message_from, message_select},
 };
 use crate::error::Result;
@@ -21,6 +21,44 @@ pub enum HistoryCursor {
 /// The message `sender` sent with `client_id` (a repeated `clientMessageId`).
 fn messages(rows: Vec<MessageRow>) -> Result<Vec<Message>> {
     rows.into_iter().map(Message::try_from).collect()
+}
+
+/// The conversations query; `$above` adds to each partner's count the
+/// unread messages above SQLite's unread watermark (migration 0010), which
+/// `unread_counts` does not count yet.
+macro_rules! conversations_sql {
+    ($above:literal) => {
+        concat!(
+            "with partners as ( \
+                 select user_b as partner from contacts where user_a = $1 \
+                 union all select user_a from contacts where user_b = $1 \
+             ), unread as materialized ( \
+                 select sender_id as partner, n from unread_counts where recipient_id = $1 \
+             ), latest as ( \
+                 select partners.partner, ( \
+                     select max(seq) from ( \
+                         select max(seq) as seq from messages where sender_id = $1 and recipient_id = partners.partner \
+                         union all \
+                         select max(seq) from messages where sender_id = partners.partner and recipient_id = $1 \
+                     ) as both_ways \
+                 ) as seq, \
+                 coalesce(unread.n, 0)", $above, " as unread, \
+                 (select count(*) from blocks where blocker_id = $1 and blocked_id = partners.partner) as blocked \
+                 from partners left join unread on unread.partner = partners.partner \
+             ) \
+             select ",
+            message_columns!(),
+            ", p.id as p_id, p.username as p_username, p.profile_image as p_profile_image, \
+               p.last_seen as p_last_seen, p.created_at as p_created_at, \
+               p.presence_visibility as p_presence_visibility, latest.unread, latest.blocked \
+             from latest \
+             join messages m on m.seq = latest.seq \
+             join users u on u.id = m.sender_id \
+             left join messages r on r.id = m.reply_to_id \
+             join users p on p.id = latest.partner \
+             order by m.seq desc"
+        )
+    };
 }
 
 impl Store {
@@ -210,39 +248,19 @@ impl Store {
             unread: i64,
             blocked: i64,
         }
-        let rows: Vec<Row> = sqlx::query_as(concat!(
-            "with partners as ( \
-                 select user_b as partner from contacts where user_a = $1 \
-                 union all select user_a from contacts where user_b = $1 \
-             ), unread as materialized ( \
-                 select sender_id as partner, n from unread_counts where recipient_id = $1 \
-             ), latest as ( \
-                 select partners.partner, ( \
-                     select max(seq) from ( \
-                         select max(seq) as seq from messages where sender_id = $1 and recipient_id = partners.partner \
-                         union all \
-                         select max(seq) from messages where sender_id = partners.partner and recipient_id = $1 \
-                     ) as both_ways \
-                 ) as seq, \
-                 coalesce(unread.n, 0) as unread, \
-                 (select count(*) from blocks where blocker_id = $1 and blocked_id = partners.partner) as blocked \
-                 from partners left join unread on unread.partner = partners.partner \
-             ) \
-             select ",
-            message_columns!(),
-            ", p.id as p_id, p.username as p_username, p.profile_image as p_profile_image, \
-               p.last_seen as p_last_seen, p.created_at as p_created_at, \
-               p.presence_visibility as p_presence_visibility, latest.unread, latest.blocked \
-             from latest \
-             join messages m on m.seq = latest.seq \
-             join users u on u.id = m.sender_id \
-             left join messages r on r.id = m.reply_to_id \
-             join users p on p.id = latest.partner \
-             order by m.seq desc"
-        ))
-        .bind(me.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = match self.backend {
+            Backend::Sqlite => conversations_sql!(
+                " + (select count(*) from messages \
+                   where sender_id = partners.partner and recipient_id = $1 \
+                   and seq > (select seq from unread_watermark) \
+                   and read_at is null and deleted_at is null)"
+            ),
+            Backend::Postgres => conversations_sql!(""),
+        };
+        let rows: Vec<Row> = sqlx::query_as(sql)
+            .bind(me.to_string())
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let partner = UserRecord::try_from(UserRow {

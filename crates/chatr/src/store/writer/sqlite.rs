@@ -33,6 +33,13 @@ const BUSY: Duration = Duration::from_millis(2);
 /// …and then the writer lets a batch gather for this long before committing.
 const LINGER: Duration = Duration::from_micros(300);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The writer moves the unread counts' watermark up (see `Watermark`) once
+/// this many messages lie above it, or a second after its last move: a move
+/// costs about what 15 messages counted one by one did (docs/benchmarks.md,
+/// round 21), and what lies above the watermark is what every read of the
+/// counts walks.
+const UNREAD_ABOVE_AT_MOST: u32 = 512;
+const UNREAD_EVERY: Duration = Duration::from_secs(1);
 /// A log longer than this (frames of a page each, ~64 MiB) is restarted from
 /// its beginning: see `catch_up`.
 const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 16_384 };
@@ -72,11 +79,12 @@ pub(super) async fn start(
     let (sink, link) = match synchronous {
         Synchronous::Normal => {
             let conn = open(&path, synchronous)?;
+            let watermark = Watermark::read(&conn)?;
             // The inline writer never waits for a lock: it would wait on the
             // runtime thread that the holder may need to finish (see `inline`).
             conn.busy_timeout(Duration::ZERO).map_err(db)?;
             let queue = Queue::new();
-            tokio::spawn(inline(conn, queue.clone(), signals.clone()));
+            tokio::spawn(inline(conn, watermark, queue.clone(), signals.clone()));
             let link = Link::Queue(Arc::downgrade(&queue));
             (Sink::Queue(Arc::new(Producer(queue))), link)
         }
@@ -89,14 +97,18 @@ pub(super) async fn start(
             let runtime = tokio::runtime::Handle::current();
             std::thread::Builder::new()
                 .name("chatr-writer".into())
-                .spawn(move || match open(&writer_path, synchronous) {
-                    Ok(conn) => {
-                        let _ = opened.send(Ok(()));
-                        let _runtime = runtime.enter();
-                        run(conn, rx, &wanted);
-                    }
-                    Err(e) => {
-                        let _ = opened.send(Err(e));
+                .spawn(move || {
+                    let opened_conn = open(&writer_path, synchronous)
+                        .and_then(|conn| Ok((Watermark::read(&conn)?, conn)));
+                    match opened_conn {
+                        Ok((watermark, conn)) => {
+                            let _ = opened.send(Ok(()));
+                            let _runtime = runtime.enter();
+                            run(conn, watermark, rx, &wanted);
+                        }
+                        Err(e) => {
+                            let _ = opened.send(Err(e));
+                        }
                     }
                 })
                 .map_err(|e| Error::internal(format!("cannot start the writer: {e}")))?;
@@ -170,7 +182,12 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
 /// thread: checkpoints run on their own thread, search indexing is another
 /// file's (`store::indexer`), and a lock held elsewhere is waited for with an async
 /// sleep, never in SQLite's busy handler.
-async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
+async fn inline(
+    conn: Connection,
+    mut watermark: Watermark,
+    queue: Arc<Queue>,
+    signals: Arc<Signals>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pending = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
@@ -211,9 +228,15 @@ async fn inline(conn: Connection, queue: Arc<Queue>, signals: Arc<Signals>) {
         if let Some(queued) = oldest.take() {
             crate::telemetry::writer_wait_seconds().record(queued.elapsed().as_secs_f64());
         }
-        commit(&conn, &mut batch, &mut pending, &mut stop, &signals, || {
-            queue.len()
-        });
+        commit(
+            &conn,
+            &mut batch,
+            &mut watermark,
+            &mut pending,
+            &mut stop,
+            &signals,
+            || queue.len(),
+        );
         drop(turn);
     }
     if let Err((_, e)) = conn.close() {
@@ -238,7 +261,7 @@ fn is_locked(e: &rusqlite::Error) -> bool {
 
 /// The writer thread (`synchronous = full`): blocks on its channel, and when
 /// busy lets a batch gather for a moment, since every commit waits for the disk.
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
+fn run(conn: Connection, mut watermark: Watermark, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pending = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
@@ -263,9 +286,15 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
             fail(&mut batch, &mut stop);
             continue;
         }
-        commit(&conn, &mut batch, &mut pending, &mut stop, signals, || {
-            rx.len()
-        });
+        commit(
+            &conn,
+            &mut batch,
+            &mut watermark,
+            &mut pending,
+            &mut stop,
+            signals,
+            || rx.len(),
+        );
         last_commit = Instant::now();
         drop(turn);
     }
@@ -291,13 +320,21 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
 fn commit(
     conn: &Connection,
     batch: &mut Vec<Job>,
+    watermark: &mut Watermark,
     pending: &mut Vec<Pending>,
     stop: &mut Option<oneshot::Sender<()>>,
     signals: &Signals,
     queued: impl FnOnce() -> usize,
 ) {
     let (jobs, started) = (batch.len(), Instant::now());
-    let committed = apply(conn, batch.drain(..), pending, stop, &signals.search_done);
+    let committed = apply(
+        conn,
+        batch.drain(..),
+        watermark,
+        pending,
+        stop,
+        &signals.search_done,
+    );
     record_batch(jobs, started, queued());
     answer(pending, committed);
 }
@@ -343,6 +380,7 @@ fn begin(conn: &Connection) -> rusqlite::Result<()> {
 fn apply(
     conn: &Connection,
     jobs: impl Iterator<Item = Job>,
+    watermark: &mut Watermark,
     pending: &mut Vec<Pending>,
     stop: &mut Option<oneshot::Sender<()>>,
     search_done: &AtomicI64,
@@ -357,8 +395,10 @@ fn apply(
                 reply,
             } => {
                 let r = insert(conn, &message, ensure_contact);
-                if let Ok(Insert::New { .. }) = r {
-                    unread.add(message.recipient_id, message.sender_id, 1);
+                if let Ok(Insert::New { seq, .. }) = r {
+                    watermark.stored(seq, || {
+                        unread.add(message.recipient_id, message.sender_id, 1);
+                    });
                 }
                 pending.push(Pending::Insert(reply, r));
             }
@@ -368,7 +408,7 @@ fn apply(
                 decide,
                 reply,
             } => {
-                let r = receipt(conn, id, read_at, decide, &mut unread);
+                let r = receipt(conn, id, read_at, decide, watermark.seq, &mut unread);
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -396,13 +436,18 @@ fn apply(
         }
     }
     // The counts go with the messages they count, or neither commits.
-    let committed = add_unread(conn, &mut unread).and_then(|()| {
-        conn.prepare_cached("commit")
-            .and_then(|mut st| st.execute([]))
-            .map(drop)
-    });
-    match committed {
-        Ok(()) => true,
+    let moved = add_unread(conn, &mut unread)
+        .and_then(|()| watermark.move_up(conn, stop.is_some()))
+        .and_then(|moved| {
+            conn.prepare_cached("commit")
+                .and_then(|mut st| st.execute([]))
+                .map(|_| moved)
+        });
+    match moved {
+        Ok(moved) => {
+            watermark.committed(moved);
+            true
+        }
         Err(e) => {
             tracing::error!(error = %e, "write transaction failed");
             // Leaves no transaction open for the next batch.
@@ -482,6 +527,76 @@ fn insert_message(
     })
 }
 
+/// The unread counts' watermark (migration 0010): `unread_counts` counts
+/// the messages up to `seq`, and readers count those above it from
+/// `messages`. Counting each message as it is stored cost one row per
+/// conversation per commit (7,600 instructions per message at low rates,
+/// docs/benchmarks.md, round 20); the watermark adds up many commits'
+/// messages in one statement, and what it leaves above stays small.
+pub(super) struct Watermark {
+    seq: i64,
+    /// Messages stored above `seq` since it last moved.
+    above: u32,
+    moved: Instant,
+}
+
+impl Watermark {
+    fn read(conn: &Connection) -> Result<Self> {
+        let seq = conn
+            .query_row("select seq from unread_watermark", [], |r| r.get(0))
+            .map_err(db)?;
+        Ok(Self {
+            seq,
+            above: 0,
+            moved: Instant::now(),
+        })
+    }
+
+    /// A message was stored as `seq`: `count` counts it now if it lies at
+    /// or below the watermark (a number SQLite reused), else a move will.
+    fn stored(&mut self, seq: i64, count: impl FnOnce()) {
+        if seq <= self.seq {
+            count();
+        } else {
+            self.above += 1;
+        }
+    }
+
+    /// Inside the batch's transaction: when due (or `now`), counts what lies
+    /// above the watermark and moves it to the newest message. The new
+    /// watermark, to keep once the transaction commits.
+    fn move_up(&self, conn: &Connection, now: bool) -> rusqlite::Result<Option<i64>> {
+        let due = now || self.above >= UNREAD_ABOVE_AT_MOST || self.moved.elapsed() >= UNREAD_EVERY;
+        if self.above == 0 || !due {
+            return Ok(None);
+        }
+        conn.prepare_cached(UNREAD_ABOVE)?
+            .execute(params![self.seq])?;
+        conn.prepare_cached(UNREAD_MOVE)?
+            .query_row([], |r| r.get(0))
+            .map(Some)
+    }
+
+    fn committed(&mut self, moved: Option<i64>) {
+        if let Some(seq) = moved {
+            self.seq = seq;
+            self.above = 0;
+            self.moved = Instant::now();
+        }
+    }
+}
+
+/// Adds the messages above the watermark to the counts (`?1`, the watermark).
+/// `not indexed`: a range of the table itself, the newest rows; without it
+/// SQLite walks a whole index of `messages` to save sorting what it groups.
+const UNREAD_ABOVE: &str = "insert into unread_counts (recipient_id, sender_id, n) \
+     select recipient_id, sender_id, count(*) from messages not indexed \
+     where seq > ?1 and read_at is null and deleted_at is null \
+     group by recipient_id, sender_id \
+     on conflict (recipient_id, sender_id) do update set n = n + excluded.n";
+const UNREAD_MOVE: &str = "update unread_watermark \
+     set seq = coalesce((select max(seq) from messages), seq) returning seq";
+
 fn add_unread(conn: &Connection, unread: &mut Unread) -> rusqlite::Result<()> {
     let mut changes = unread.drain().peekable();
     if changes.peek().is_none() {
@@ -503,6 +618,7 @@ fn receipt(
     id: Uuid,
     read_at: Option<String>,
     decide: Decide,
+    watermark: i64,
     unread: &mut Unread,
 ) -> Result<Receipted> {
     let mut key = Uuid::encode_buffer();
@@ -538,7 +654,8 @@ fn receipt(
         None => Ok(0),
     }
     .map_err(db)?;
-    if reads {
+    // A message above the watermark is not in the counts yet.
+    if reads && seq <= watermark {
         unread.add(stored.recipient_id, stored.sender_id, -1);
     }
     Ok(Receipted { stored, changed })
@@ -789,6 +906,35 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Moving the watermark reads only the rows above it.
+    #[test]
+    fn the_unread_counts_add_up_only_the_newest_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            conn.execute_batch(&std::fs::read_to_string(f).unwrap())
+                .unwrap();
+        }
+        let plan: Vec<String> = conn
+            .prepare(&format!("explain query plan {UNREAD_ABOVE}"))
+            .unwrap()
+            .query_map([5], |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("INTEGER PRIMARY KEY (rowid>?)")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "{plan:?}");
+    }
+
     /// A steady stream of commits, each waited for, like a busy server's:
     /// without the writer's catch-up the log only ever grows.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -799,7 +945,9 @@ mod tests {
         let path = dir.path().join("wal.db");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
-            "pragma journal_mode = wal; create table users (id text primary key, last_seen text)",
+            "pragma journal_mode = wal; create table users (id text primary key, last_seen text); \
+             create table unread_watermark (seq integer not null); \
+             insert into unread_watermark values (0)",
         )
         .unwrap();
         let user = Uuid::new_v4();
