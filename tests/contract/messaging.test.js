@@ -50,6 +50,25 @@ for (const transport of TRANSPORTS) {
       close();
     });
 
+    test('a burst far past the 64 writes a session may leave unanswered is all acknowledged and delivered once', async () => {
+      // Past 64 unanswered writes a session's next event waits for one to be
+      // answered (docs/engine.md): the burst slows down, nothing is refused or lost.
+      const { b, a1, b1, close } = await setup();
+      const n = 300;
+      const acks = await Promise.all(Array.from({ length: n }, (_, i) =>
+        emitAck(a1, 'message:send', { recipientId: b.user.id, content: `burst ${i}`, clientMessageId: `burst-${i}` })));
+      assert.deepEqual(acks.filter((ack) => !ack.ok), [], 'every send is acknowledged');
+      assert.equal(new Set(acks.map((ack) => ack.message.id)).size, n);
+      const burst = () => receivedEvents(b1, 'message:received', (m) => m.content.startsWith('burst '));
+      const deadline = Date.now() + 10000;
+      while (burst().length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await settle();
+      const contents = burst().map((m) => m.content);
+      assert.equal(contents.length, n, 'each arrives once');
+      assert.deepEqual(new Set(contents), new Set(acks.map((ack) => ack.message.content)));
+      close();
+    });
+
     test('the longest content (10,000 characters, many bytes each) arrives intact', async () => {
       // Far larger than a session's initial WebSocket read buffer (512 bytes).
       const { b, a1, b1, close } = await setup();
