@@ -139,9 +139,9 @@ pub enum Changed {
 /// What a batch changed in the unread counts (`unread_counts`, 0009): +1
 /// per message stored, -1 per message read, applied once per conversation
 /// just before the commit. (SQLite counts stored messages in bulk instead,
-/// and reads only below its watermark: `sqlite::Watermark`.) A trigger per stored message cost the send →
-/// receive tail more than the index it replaced (docs/benchmarks.md, round
-/// 15). Unsends and tombstones, which are rare and come from several paths,
+/// and reads only below its watermark: `sqlite::Watermark`.) A trigger per
+/// stored message cost the send → receive tail more than the index it
+/// replaced (docs/benchmarks.md, round 15). Unsends and tombstones, which are rare and come from several paths,
 /// are counted by a trigger on `deleted_at` instead.
 #[derive(Default)]
 pub(super) struct Unread(Vec<(Uuid, Uuid, i64)>);

@@ -182,19 +182,13 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection> {
 /// thread: checkpoints run on their own thread, search indexing is another
 /// file's (`store::indexer`), and a lock held elsewhere is waited for with an async
 /// sleep, never in SQLite's busy handler.
-async fn inline(
-    conn: Connection,
-    mut watermark: Watermark,
-    queue: Arc<Queue>,
-    signals: Arc<Signals>,
-) {
+async fn inline(conn: Connection, watermark: Watermark, queue: Arc<Queue>, signals: Arc<Signals>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut pending = Vec::with_capacity(MAX_BATCH);
-    let mut stop = None;
+    let mut writing = Writing::new(watermark);
     let mut backoff = LOCKED_RETRY;
     // When the oldest job of the batch was queued.
     let mut oldest = None;
-    while stop.is_none() {
+    while writing.stop.is_none() {
         if batch.is_empty() {
             if !queue.take(&mut batch, &mut oldest).await {
                 break;
@@ -219,7 +213,7 @@ async fn inline(
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot begin a write transaction");
-                fail(&mut batch, &mut stop);
+                fail(&mut batch, &mut writing.stop);
                 // The next batch's wait is its own.
                 oldest = None;
                 continue;
@@ -228,21 +222,13 @@ async fn inline(
         if let Some(queued) = oldest.take() {
             crate::telemetry::writer_wait_seconds().record(queued.elapsed().as_secs_f64());
         }
-        commit(
-            &conn,
-            &mut batch,
-            &mut watermark,
-            &mut pending,
-            &mut stop,
-            &signals,
-            || queue.len(),
-        );
+        commit(&conn, &mut batch, &mut writing, &signals, || queue.len());
         drop(turn);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");
     }
-    if let Some(done) = stop {
+    if let Some(done) = writing.stop {
         let _ = done.send(());
     }
 }
@@ -261,12 +247,11 @@ fn is_locked(e: &rusqlite::Error) -> bool {
 
 /// The writer thread (`synchronous = full`): blocks on its channel, and when
 /// busy lets a batch gather for a moment, since every commit waits for the disk.
-fn run(conn: Connection, mut watermark: Watermark, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
+fn run(conn: Connection, watermark: Watermark, mut rx: mpsc::Receiver<Job>, signals: &Signals) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut pending = Vec::with_capacity(MAX_BATCH);
-    let mut stop = None;
+    let mut writing = Writing::new(watermark);
     let mut last_commit = Instant::now();
-    while stop.is_none() {
+    while writing.stop.is_none() {
         let Some(first) = rx.blocking_recv() else {
             break;
         };
@@ -283,25 +268,17 @@ fn run(conn: Connection, mut watermark: Watermark, mut rx: mpsc::Receiver<Job>, 
         let turn = signals.gate.blocking_read();
         if let Err(e) = begin(&conn) {
             tracing::error!(error = %e, "cannot begin a write transaction");
-            fail(&mut batch, &mut stop);
+            fail(&mut batch, &mut writing.stop);
             continue;
         }
-        commit(
-            &conn,
-            &mut batch,
-            &mut watermark,
-            &mut pending,
-            &mut stop,
-            signals,
-            || rx.len(),
-        );
+        commit(&conn, &mut batch, &mut writing, signals, || rx.len());
         last_commit = Instant::now();
         drop(turn);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");
     }
-    if let Some(done) = stop {
+    if let Some(done) = writing.stop {
         let _ = done.send(());
     }
 }
@@ -320,23 +297,33 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
 fn commit(
     conn: &Connection,
     batch: &mut Vec<Job>,
-    watermark: &mut Watermark,
-    pending: &mut Vec<Pending>,
-    stop: &mut Option<oneshot::Sender<()>>,
+    writing: &mut Writing,
     signals: &Signals,
     queued: impl FnOnce() -> usize,
 ) {
     let (jobs, started) = (batch.len(), Instant::now());
-    let committed = apply(
-        conn,
-        batch.drain(..),
-        watermark,
-        pending,
-        stop,
-        &signals.search_done,
-    );
+    let committed = apply(conn, batch.drain(..), writing, &signals.search_done);
     record_batch(jobs, started, queued());
-    answer(pending, committed);
+    answer(&mut writing.pending, committed);
+}
+
+/// What a writer keeps from one batch to the next (both writers).
+struct Writing {
+    /// The batch's answers, given once it committed or failed.
+    pending: Vec<Pending>,
+    /// Set by a shutdown job: the writer stops after this batch.
+    stop: Option<oneshot::Sender<()>>,
+    watermark: Watermark,
+}
+
+impl Writing {
+    fn new(watermark: Watermark) -> Self {
+        Self {
+            pending: Vec::with_capacity(MAX_BATCH),
+            stop: None,
+            watermark,
+        }
+    }
 }
 
 /// Answers a batch after its commit.
@@ -380,11 +367,14 @@ fn begin(conn: &Connection) -> rusqlite::Result<()> {
 fn apply(
     conn: &Connection,
     jobs: impl Iterator<Item = Job>,
-    watermark: &mut Watermark,
-    pending: &mut Vec<Pending>,
-    stop: &mut Option<oneshot::Sender<()>>,
+    writing: &mut Writing,
     search_done: &AtomicI64,
 ) -> bool {
+    let Writing {
+        pending,
+        stop,
+        watermark,
+    } = writing;
     let mut unread = Unread::default();
     for job in jobs {
         // A statement that fails rolls back only itself in SQLite; the others commit.
@@ -395,10 +385,10 @@ fn apply(
                 reply,
             } => {
                 let r = insert(conn, &message, ensure_contact);
-                if let Ok(Insert::New { seq, .. }) = r {
-                    watermark.stored(seq, || {
-                        unread.add(message.recipient_id, message.sender_id, 1);
-                    });
+                if let Ok(Insert::New { seq, .. }) = r
+                    && watermark.counts_now(seq)
+                {
+                    unread.add(message.recipient_id, message.sender_id, 1);
                 }
                 pending.push(Pending::Insert(reply, r));
             }
@@ -552,14 +542,14 @@ impl Watermark {
         })
     }
 
-    /// A message was stored as `seq`: `count` counts it now if it lies at
-    /// or below the watermark (a number SQLite reused), else a move will.
-    fn stored(&mut self, seq: i64, count: impl FnOnce()) {
-        if seq <= self.seq {
-            count();
-        } else {
+    /// A message was stored as `seq`: whether it is counted now, lying at
+    /// or below the watermark (a number SQLite reused); else a move will.
+    fn counts_now(&mut self, seq: i64) -> bool {
+        let below = seq <= self.seq;
+        if !below {
             self.above += 1;
         }
+        below
     }
 
     /// Inside the batch's transaction: when due (or `now`), counts what lies
@@ -910,15 +900,8 @@ mod tests {
     #[test]
     fn the_unread_counts_add_up_only_the_newest_rows() {
         let conn = Connection::open_in_memory().unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files {
-            conn.execute_batch(&std::fs::read_to_string(f).unwrap())
-                .unwrap();
+        for migration in sqlx::migrate!("./migrations/sqlite").iter() {
+            conn.execute_batch(migration.sql.as_str()).unwrap();
         }
         let plan: Vec<String> = conn
             .prepare(&format!("explain query plan {UNREAD_ABOVE}"))
