@@ -9,7 +9,7 @@ mod polling;
 mod session;
 mod websocket;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;

@@ -7,7 +7,7 @@ mod recovery;
 mod rooms;
 mod socket;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;

@@ -4,8 +4,8 @@
 //! one of fifteen thousand (everyone following one popular user's presence
 //! reconnecting at once made a list's scans quadratic).
 
+use foldhash::{HashMap, HashSet};
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
@@ -57,8 +57,11 @@ impl<H: Handler> Default for Rooms<H> {
 #[allow(clippy::mutable_key_type)]
 impl<H: Handler> Rooms<H> {
     fn shard(&self, room: &H::Room) -> MutexGuard<'_, Members<H>> {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let n = BuildHasherDefault::<DefaultHasher>::default().hash_one(room) as usize % SHARDS;
+        use std::hash::BuildHasher;
+        // A fixed seed is enough to spread rooms over the shards; SipHash
+        // here cost a thousand instructions per message (docs/benchmarks.md,
+        // round 22).
+        let n = foldhash::fast::FixedState::default().hash_one(room) as usize % SHARDS;
         self.shards[n].lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -5,7 +5,7 @@
 //! database round trip; changes are written to the database (a node that
 //! starts, or missed a relay, reloads them) and relayed to the other nodes.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::RwLock;
 
 use uuid::Uuid;

@@ -1,7 +1,7 @@
 //! Who is connected, and what they chose to show. This node's view: it counts
 //! sessions per user and reports the first-session and last-session transitions.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 //! Users are never deleted, so a cached entry only goes stale when its own
 //! profile changes, and those changes go through [`Profiles::put`].
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;

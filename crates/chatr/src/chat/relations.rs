@@ -6,7 +6,7 @@
 //! changed here and relayed to the other nodes (`Notice::Blocked`,
 //! `Notice::Visibility`), reloaded each minute as a backstop.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use uuid::Uuid;

@@ -4,7 +4,7 @@
 //! the previous one, so a session's memory does not grow with its backlog,
 //! and a client that never acknowledges gets only the first page.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::sync::Arc;
 
 use uuid::Uuid;
