@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -376,6 +376,7 @@ fn apply(
         watermark,
     } = writing;
     let mut unread = Unread::default();
+    let mut hot = Hot::default();
     for job in jobs {
         // A statement that fails rolls back only itself in SQLite; the others commit.
         match job {
@@ -384,7 +385,7 @@ fn apply(
                 ensure_contact,
                 reply,
             } => {
-                let r = insert(conn, &message, ensure_contact);
+                let r = insert(conn, &mut hot, &message, ensure_contact);
                 if let Ok(Insert::New { seq, .. }) = r
                     && watermark.counts_now(seq)
                 {
@@ -398,7 +399,15 @@ fn apply(
                 decide,
                 reply,
             } => {
-                let r = receipt(conn, id, read_at, decide, watermark.seq, &mut unread);
+                let r = receipt(
+                    conn,
+                    &mut hot,
+                    id,
+                    read_at,
+                    decide,
+                    watermark.seq,
+                    &mut unread,
+                );
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -425,6 +434,7 @@ fn apply(
             }
         }
     }
+    drop(hot);
     // The counts go with the messages they count, or neither commits.
     let moved = add_unread(conn, &mut unread)
         .and_then(|()| watermark.move_up(conn, stop.is_some()))
@@ -453,7 +463,37 @@ fn apply(
 /// (a failure stores nothing), then the message (a failure takes back a
 /// contact just made). A caller that hears of a failure must find nothing
 /// stored, or a retry without a `clientMessageId` would store it twice.
-fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert> {
+/// The statements nearly every job runs, taken from the connection's cache
+/// once per batch rather than once per job: the cache hashes a statement's
+/// text when it hands it out and again when it takes it back, some 1,000
+/// instructions a statement (docs/benchmarks.md, round 22).
+#[derive(Default)]
+struct Hot<'c> {
+    insert: Option<CachedStatement<'c>>,
+    facts: Option<CachedStatement<'c>>,
+    advance: Option<CachedStatement<'c>>,
+    status: Option<CachedStatement<'c>>,
+    read_at: Option<CachedStatement<'c>>,
+}
+
+/// The statement in `slot`, prepared (or taken from the cache) the first time.
+fn hot<'s, 'c>(
+    slot: &'s mut Option<CachedStatement<'c>>,
+    conn: &'c Connection,
+    sql: &str,
+) -> rusqlite::Result<&'s mut CachedStatement<'c>> {
+    if slot.is_none() {
+        *slot = Some(conn.prepare_cached(sql)?);
+    }
+    slot.as_mut().ok_or(rusqlite::Error::InvalidQuery)
+}
+
+fn insert<'c>(
+    conn: &'c Connection,
+    statements: &mut Hot<'c>,
+    m: &Message,
+    ensure_contact: bool,
+) -> Result<Insert> {
     let waveform = waveform_json(m)?;
     // The contact this message made, if it made one.
     let mut made = None;
@@ -467,7 +507,8 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
             made = Some((a, b));
         }
     }
-    let inserted = insert_message(conn, m, waveform.as_deref());
+    let inserted = hot(&mut statements.insert, conn, INSERT_MESSAGE)
+        .and_then(|st| insert_message(st, m, waveform.as_deref()));
     if let (Err(_), Some((a, b))) = (&inserted, &made)
         && let Err(e) = conn
             .prepare_cached(DELETE_CONTACT)
@@ -486,7 +527,7 @@ fn insert(conn: &Connection, m: &Message, ensure_contact: bool) -> Result<Insert
 }
 
 fn insert_message(
-    conn: &Connection,
+    st: &mut rusqlite::Statement<'_>,
     m: &Message,
     waveform: Option<&str>,
 ) -> rusqlite::Result<usize> {
@@ -496,25 +537,23 @@ fn insert_message(
     let id: &str = m.id.hyphenated().encode_lower(id);
     let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
     let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
-    conn.prepare_cached(INSERT_MESSAGE).and_then(|mut st| {
-        st.execute(params![
-            id,
-            sender,
-            recipient,
-            m.content,
-            m.kind.as_str(),
-            m.created_at,
-            m.file_url,
-            m.file_name,
-            m.file_size,
-            m.file_type,
-            waveform,
-            m.duration.unwrap_or(NO_DURATION),
-            m.client_message_id,
-            m.thumbnail_url,
-            m.reply_to.as_ref().map(|r| r.id.to_string()),
-        ])
-    })
+    st.execute(params![
+        id,
+        sender,
+        recipient,
+        m.content,
+        m.kind.as_str(),
+        m.created_at,
+        m.file_url,
+        m.file_name,
+        m.file_size,
+        m.file_type,
+        waveform,
+        m.duration.unwrap_or(NO_DURATION),
+        m.client_message_id,
+        m.thumbnail_url,
+        m.reply_to.as_ref().map(|r| r.id.to_string()),
+    ])
 }
 
 /// The unread counts' watermark (migration 0010): `unread_counts` counts
@@ -555,13 +594,29 @@ impl Watermark {
     /// Inside the batch's transaction: when due (or `now`), counts what lies
     /// above the watermark and moves it to the newest message. The new
     /// watermark, to keep once the transaction commits.
+    ///
+    /// The rows are grouped here, not by SQLite: its `group by` sorted them
+    /// by two text columns first, 4,200 instructions per message under load;
+    /// reading the ids and summing them here cost 3,100 (docs/benchmarks.md,
+    /// round 22).
     fn move_up(&self, conn: &Connection, now: bool) -> rusqlite::Result<Option<i64>> {
         let due = now || self.above >= UNREAD_ABOVE_AT_MOST || self.moved.elapsed() >= UNREAD_EVERY;
         if self.above == 0 || !due {
             return Ok(None);
         }
-        conn.prepare_cached(UNREAD_ABOVE)?
-            .execute(params![self.seq])?;
+        let mut unread = Unread::default();
+        {
+            let mut st = conn.prepare_cached(UNREAD_ABOVE)?;
+            let mut rows = st.query(params![self.seq])?;
+            while let Some(r) = rows.next()? {
+                // The writer stored these ids from `Uuid`s; one that does not
+                // read back as one is no conversation a reader could list.
+                if let (Some(recipient), Some(sender)) = (uuid_at(r, 0)?, uuid_at(r, 1)?) {
+                    unread.add(recipient, sender, 1);
+                }
+            }
+        }
+        add_unread(conn, &mut unread)?;
         conn.prepare_cached(UNREAD_MOVE)?
             .query_row([], |r| r.get(0))
             .map(Some)
@@ -576,14 +631,11 @@ impl Watermark {
     }
 }
 
-/// Adds the messages above the watermark to the counts (`?1`, the watermark).
+/// The conversations of the unread messages above the watermark (`?1`).
 /// `not indexed`: a range of the table itself, the newest rows; without it
-/// SQLite walks a whole index of `messages` to save sorting what it groups.
-const UNREAD_ABOVE: &str = "insert into unread_counts (recipient_id, sender_id, n) \
-     select recipient_id, sender_id, count(*) from messages not indexed \
-     where seq > ?1 and read_at is null and deleted_at is null \
-     group by recipient_id, sender_id \
-     on conflict (recipient_id, sender_id) do update set n = n + excluded.n";
+/// SQLite walks a whole index of `messages`.
+const UNREAD_ABOVE: &str = "select recipient_id, sender_id from messages not indexed \
+     where seq > ?1 and read_at is null and deleted_at is null";
 const UNREAD_MOVE: &str = "update unread_watermark \
      set seq = coalesce((select max(seq) from messages), seq) returning seq";
 
@@ -603,8 +655,9 @@ fn add_unread(conn: &Connection, unread: &mut Unread) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn receipt(
-    conn: &Connection,
+fn receipt<'c>(
+    conn: &'c Connection,
+    statements: &mut Hot<'c>,
     id: Uuid,
     read_at: Option<String>,
     decide: Decide,
@@ -615,9 +668,8 @@ fn receipt(
     let key: &str = id.hyphenated().encode_lower(&mut key);
     // Every message gets a receipt or two: the facts are read where the
     // row lies, without a `String` per column.
-    let facts = conn
-        .prepare_cached(RECEIPT_FACTS)
-        .and_then(|mut st| {
+    let facts = hot(&mut statements.facts, conn, RECEIPT_FACTS)
+        .and_then(|st| {
             st.query_row(params![key], |r| {
                 let stored = stored(text(r, 0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?);
                 Ok((stored, r.get::<_, i64>(4)?, r.get::<_, bool>(5)?))
@@ -632,15 +684,12 @@ fn receipt(
     // unset; a failed one rolls back only itself, and counts nothing.
     let reads = counted && read_at.is_some();
     match changed {
-        Some(next) if read_at.is_some() => conn
-            .prepare_cached(RECEIPT_ADVANCE)
-            .and_then(|mut st| st.execute(params![next.as_str(), read_at, seq])),
-        Some(next) => conn
-            .prepare_cached(RECEIPT_STATUS)
-            .and_then(|mut st| st.execute(params![next.as_str(), seq])),
-        None if read_at.is_some() => conn
-            .prepare_cached(RECEIPT_READ_AT)
-            .and_then(|mut st| st.execute(params![read_at, seq])),
+        Some(next) if read_at.is_some() => hot(&mut statements.advance, conn, RECEIPT_ADVANCE)
+            .and_then(|st| st.execute(params![next.as_str(), read_at, seq])),
+        Some(next) => hot(&mut statements.status, conn, RECEIPT_STATUS)
+            .and_then(|st| st.execute(params![next.as_str(), seq])),
+        None if read_at.is_some() => hot(&mut statements.read_at, conn, RECEIPT_READ_AT)
+            .and_then(|st| st.execute(params![read_at, seq])),
         None => Ok(0),
     }
     .map_err(db)?;
@@ -656,6 +705,11 @@ fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
     r.get_ref(i)?.as_str().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     })
+}
+
+/// Column `i` as a `Uuid`, parsed from the row's bytes where they lie.
+fn uuid_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
+    Ok(Uuid::try_parse_ascii(r.get_ref(i)?.as_bytes()?).ok())
 }
 
 /// Notes that message `seq`'s searchable content changed (see
