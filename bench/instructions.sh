@@ -11,14 +11,18 @@
 # Only the work of messages is counted: each server's connection tasks and
 # its writer task (callgrind's --toggle-collect), so that starting up,
 # registering users (argon2) and the load tool's connects stay out.
-# CALLGRIND_OUT=dir keeps the profiles for callgrind_annotate.
+# CALLGRIND_OUT=dir keeps the profiles for callgrind_annotate. PAIRS, RATE
+# and SECONDS_ change the chat: at RATE=1200 both servers, slowed by
+# valgrind, fall behind and commit hundreds of jobs at a time, which counts
+# the work a message costs under load rather than at rest. How far behind
+# depends on the machine's speed that minute: compare the commits too.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 FLOOR_SRC=${FLOOR_SRC:-"$ROOT/../shared/floor"}
 WORK=$(mktemp -d /tmp/chatr-instructions.XXXXXX)
 OUT=${CALLGRIND_OUT:-$WORK}
-PAIRS=10 RATE=40 SECONDS_=20
+PAIRS=${PAIRS:-10} RATE=${RATE:-40} SECONDS_=${SECONDS_:-20}
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
