@@ -434,6 +434,7 @@ fn apply(
             }
         }
     }
+    // The batch's statements go back to the cache before the counts and the commit.
     drop(hot);
     // The counts go with the messages they count, or neither commits.
     let moved = add_unread(conn, &mut unread)
@@ -457,12 +458,6 @@ fn apply(
     }
 }
 
-/// Stores `m` and, when `ensure_contact`, makes its two users contacts.
-/// A statement that fails rolls back only itself here, so the two go in an
-/// order that leaves nothing behind when either fails: the contact first
-/// (a failure stores nothing), then the message (a failure takes back a
-/// contact just made). A caller that hears of a failure must find nothing
-/// stored, or a retry without a `clientMessageId` would store it twice.
 /// The statements nearly every job runs, taken from the connection's cache
 /// once per batch rather than once per job: the cache hashes a statement's
 /// text when it hands it out and again when it takes it back, some 1,000
@@ -488,6 +483,12 @@ fn hot<'s, 'c>(
     slot.as_mut().ok_or(rusqlite::Error::InvalidQuery)
 }
 
+/// Stores `m` and, when `ensure_contact`, makes its two users contacts.
+/// A statement that fails rolls back only itself here, so the two go in an
+/// order that leaves nothing behind when either fails: the contact first
+/// (a failure stores nothing), then the message (a failure takes back a
+/// contact just made). A caller that hears of a failure must find nothing
+/// stored, or a retry without a `clientMessageId` would store it twice.
 fn insert<'c>(
     conn: &'c Connection,
     statements: &mut Hot<'c>,
