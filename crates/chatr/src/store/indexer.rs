@@ -31,9 +31,6 @@ use crate::error::{Error, Result};
 
 /// A stored message is searchable within about this long.
 const EVERY: Duration = Duration::from_millis(250);
-/// The indexer thread's nice value: under contention it gets about a tenth
-/// of what a thread of the runtime gets.
-const NICE: i32 = 10;
 /// Messages (or changes) per transaction of the index.
 const CHUNK: i64 = 1024;
 
@@ -145,15 +142,6 @@ impl Indexer {
 }
 
 fn run(main: &Connection, search: &Connection, handle: &Weak<Indexer>) {
-    // Indexing is background work: when the cores are busy, messages and
-    // their answers come first, and the index catches up once they are
-    // quieter. On Linux the nice value is the calling thread's alone. At
-    // 20,000–25,000 messages a second its passes took 4–5 % of the server's
-    // CPU, on two cores shared with the sockets' thread and, in benchmarks,
-    // the load tool (docs/benchmarks.md, round 22).
-    if let Err(e) = rustix::process::setpriority_process(None, NICE) {
-        tracing::debug!(error = %e, "cannot lower the search indexer's priority");
-    }
     // A failure that repeats (a full disk) is logged once a minute, not every pass.
     let mut last_warning: Option<Instant> = None;
     loop {
