@@ -141,8 +141,9 @@ pub enum Changed {
 /// just before the commit. (SQLite counts stored messages in bulk instead,
 /// and reads only below its watermark: `sqlite::Watermark`.) A trigger per
 /// stored message cost the send → receive tail more than the index it
-/// replaced (docs/benchmarks.md, round 15). Unsends and tombstones, which are rare and come from several paths,
-/// are counted by a trigger on `deleted_at` instead.
+/// replaced (docs/benchmarks.md, round 15). Unsends and tombstones, which
+/// are rare and come from several paths, are counted by a trigger on
+/// `deleted_at` instead.
 #[derive(Default)]
 pub(super) struct Unread(Vec<(Uuid, Uuid, i64)>);
 

@@ -477,10 +477,11 @@ fn hot<'s, 'c>(
     conn: &'c Connection,
     sql: &str,
 ) -> rusqlite::Result<&'s mut CachedStatement<'c>> {
-    if slot.is_none() {
-        *slot = Some(conn.prepare_cached(sql)?);
-    }
-    slot.as_mut().ok_or(rusqlite::Error::InvalidQuery)
+    let st = match slot.take() {
+        Some(st) => st,
+        None => conn.prepare_cached(sql)?,
+    };
+    Ok(slot.insert(st))
 }
 
 /// Stores `m` and, when `ensure_contact`, makes its two users contacts.
@@ -971,6 +972,67 @@ mod tests {
             "{plan:?}"
         );
         assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "{plan:?}");
+    }
+
+    /// A batch holds its insert statement across jobs: one that fails (here
+    /// a sender that is no user) leaves it fit for the next, and stores
+    /// nothing of its own.
+    #[test]
+    fn a_failed_insert_leaves_the_batch_statement_usable() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("pragma foreign_keys = on").unwrap();
+        for migration in sqlx::migrate!("./migrations/sqlite").iter() {
+            conn.execute_batch(migration.sql.as_str()).unwrap();
+        }
+        let (a, b) = (Uuid::from_u128(2), Uuid::from_u128(3));
+        for (user, name) in [(a, "a"), (b, "b")] {
+            conn.execute(
+                "insert into users (id, username, email, password_hash, created_at) \
+                 values (?1, ?2, ?2, 'x', '2026-12-03T00:00:00.000Z')",
+                params![user.to_string(), name],
+            )
+            .unwrap();
+        }
+        let message = |id: u128, sender: Uuid| Message {
+            id: Uuid::from_u128(id),
+            sender_id: sender,
+            sender_username: String::new(),
+            sender_profile_image: None,
+            recipient_id: b,
+            content: "hello".into(),
+            kind: crate::model::MessageType::Text,
+            status: crate::model::Status::Sent,
+            created_at: "2026-12-03T01:02:03.456Z".into(),
+            read_at: None,
+            file_url: None,
+            file_name: None,
+            file_size: None,
+            file_type: None,
+            waveform: None,
+            duration: None,
+            client_message_id: None,
+            thumbnail_url: None,
+            edited_at: None,
+            deleted_at: None,
+            reply_to: None,
+            reactions: Vec::new(),
+        };
+        let mut statements = Hot::default();
+        let stranger = Uuid::from_u128(9);
+        assert!(insert(&conn, &mut statements, &message(10, stranger), false).is_err());
+        assert!(matches!(
+            insert(&conn, &mut statements, &message(11, a), false),
+            Ok(Insert::New { .. })
+        ));
+        drop(statements);
+        let ids: Vec<String> = conn
+            .prepare("select id from messages")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(ids, vec![Uuid::from_u128(11).to_string()]);
     }
 
     /// A steady stream of commits, each waited for, like a busy server's:
