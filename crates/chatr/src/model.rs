@@ -170,6 +170,37 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
 }
 
+impl Message {
+    /// A new message from `sender` to `recipient`, just sent: a fresh id,
+    /// stamped now, nothing attached, no author's profile filled in yet.
+    pub fn sent(sender: Uuid, recipient: Uuid, kind: MessageType, content: String) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            sender_id: sender,
+            sender_username: String::new(),
+            sender_profile_image: None,
+            recipient_id: recipient,
+            content,
+            kind,
+            status: Status::Sent,
+            created_at: crate::clock::now(),
+            read_at: None,
+            file_url: None,
+            file_name: None,
+            file_size: None,
+            file_type: None,
+            waveform: None,
+            duration: None,
+            client_message_id: None,
+            thumbnail_url: None,
+            edited_at: None,
+            deleted_at: None,
+            reply_to: None,
+            reactions: Vec::new(),
+        }
+    }
+}
+
 /// A snapshot of the message replied to (contract §6).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -246,28 +246,9 @@ impl Messages {
             .await?
             .ok_or_else(|| Error::forbidden("unknown sender"))?;
         Ok(Message {
-            id: Uuid::now_v7(),
-            sender_id: sender,
             sender_username: profile.username.clone(),
             sender_profile_image: profile.profile_image.clone(),
-            recipient_id: recipient,
-            content,
-            kind,
-            status: Status::Sent,
-            created_at: clock::now(),
-            read_at: None,
-            file_url: None,
-            file_name: None,
-            file_size: None,
-            file_type: None,
-            waveform: None,
-            duration: None,
-            client_message_id: None,
-            thumbnail_url: None,
-            edited_at: None,
-            deleted_at: None,
-            reply_to: None,
-            reactions: Vec::new(),
+            ..Message::sent(sender, recipient, kind, content)
         })
     }
 

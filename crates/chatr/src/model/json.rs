@@ -96,27 +96,14 @@ mod tests {
     fn plain() -> Message {
         Message {
             id: Uuid::from_u128(1),
-            sender_id: Uuid::from_u128(2),
             sender_username: "alice".into(),
-            sender_profile_image: None,
-            recipient_id: Uuid::from_u128(3),
-            content: "hello".into(),
-            kind: MessageType::Text,
-            status: Status::Sent,
             created_at: "2026-12-03T01:02:03.456Z".into(),
-            read_at: None,
-            file_url: None,
-            file_name: None,
-            file_size: None,
-            file_type: None,
-            waveform: None,
-            duration: None,
-            client_message_id: None,
-            thumbnail_url: None,
-            edited_at: None,
-            deleted_at: None,
-            reply_to: None,
-            reactions: Vec::new(),
+            ..Message::sent(
+                Uuid::from_u128(2),
+                Uuid::from_u128(3),
+                MessageType::Text,
+                "hello".into(),
+            )
         }
     }
 

@@ -995,27 +995,7 @@ mod tests {
         }
         let message = |id: u128, sender: Uuid| Message {
             id: Uuid::from_u128(id),
-            sender_id: sender,
-            sender_username: String::new(),
-            sender_profile_image: None,
-            recipient_id: b,
-            content: "hello".into(),
-            kind: crate::model::MessageType::Text,
-            status: crate::model::Status::Sent,
-            created_at: "2026-12-03T01:02:03.456Z".into(),
-            read_at: None,
-            file_url: None,
-            file_name: None,
-            file_size: None,
-            file_type: None,
-            waveform: None,
-            duration: None,
-            client_message_id: None,
-            thumbnail_url: None,
-            edited_at: None,
-            deleted_at: None,
-            reply_to: None,
-            reactions: Vec::new(),
+            ..Message::sent(sender, b, crate::model::MessageType::Text, "hello".into())
         };
         let mut statements = Hot::default();
         let stranger = Uuid::from_u128(9);
