@@ -38,9 +38,12 @@ impl MessageType {
         })
     }
 
+    /// The kinds that follow the listening lifecycle instead of `read`.
+    pub const AUDIO: [MessageType; 2] = [Self::Audio, Self::Voice];
+
     /// Audio and voice notes follow the listening lifecycle instead of `read`.
     pub fn is_audio(self) -> bool {
-        matches!(self, Self::Audio | Self::Voice)
+        Self::AUDIO.contains(&self)
     }
 }
 
@@ -374,4 +377,19 @@ pub struct Stored {
     pub recipient_id: Uuid,
     pub kind: MessageType,
     pub status: Status,
+}
+
+/// The step a receipt usually takes (`chat::lifecycle::usual_step`): from
+/// `from` to `to`, for a message whose kind is audio when `audio` says so
+/// (of any kind when it is `None`), sent by `sender_id` to `recipient_id`.
+/// For every message that matches all of it the status rule moves the
+/// message to `to`, so a store may make the move in one statement guarded
+/// by these facts and read the message only when the guard fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub sender_id: Uuid,
+    pub recipient_id: Uuid,
+    pub from: Status,
+    pub to: Status,
+    pub audio: Option<bool>,
 }

@@ -2,7 +2,7 @@
 //! Every status event goes through [`next_status`]; nothing else decides.
 
 use crate::error::{Error, Result};
-use crate::model::{MessageType, Status, Stored};
+use crate::model::{MessageType, Status, Step, Stored};
 use uuid::Uuid;
 
 /// What a recipient's client reported about a message.
@@ -81,6 +81,29 @@ pub fn next_status(
         return Ok(None);
     };
     Ok((to > from).then_some(target))
+}
+
+/// The step `receipt` usually takes, when `actor` acknowledges a message
+/// from `claimed_sender`: delivered after sent, listening after delivered.
+/// A store may try it in one statement before reading the message (round
+/// 23 in docs/benchmarks.md); wherever it matches, [`next_status`] gives
+/// the same answer, which the test `the_usual_step_is_what_the_rule_decides`
+/// checks for every kind. Receipts that read (`read`, `listened`) have none:
+/// they also take the message out of its recipient's unread count, which
+/// depends on where the message lies, so the store reads it anyway.
+pub fn usual_step(actor: Uuid, claimed_sender: Uuid, receipt: Receipt) -> Option<Step> {
+    let (from, to, audio) = match receipt {
+        Receipt::Delivered => (Status::Sent, Status::Delivered, None),
+        Receipt::Listening => (Status::Delivered, Status::Listening, Some(true)),
+        Receipt::Read | Receipt::Listened => return None,
+    };
+    Some(Step {
+        sender_id: claimed_sender,
+        recipient_id: actor,
+        from,
+        to,
+        audio,
+    })
 }
 
 #[cfg(test)]
@@ -162,5 +185,54 @@ mod tests {
         let (m, _, r) = stored(MessageType::Text, Status::Sent);
         let err = next_status(&m, r, Uuid::new_v4(), Receipt::Delivered).err();
         assert_eq!(err.map(|e| e.event_code()), Some("forbidden"));
+    }
+
+    #[test]
+    fn the_usual_step_is_what_the_rule_decides() {
+        let kinds = [
+            MessageType::Text,
+            MessageType::Image,
+            MessageType::File,
+            MessageType::Audio,
+            MessageType::Voice,
+        ];
+        let receipts = [
+            Receipt::Delivered,
+            Receipt::Read,
+            Receipt::Listening,
+            Receipt::Listened,
+        ];
+        let (sender, recipient) = (Uuid::new_v4(), Uuid::new_v4());
+        for receipt in receipts {
+            let Some(step) = usual_step(recipient, sender, receipt) else {
+                assert!(receipt.sets_read_at(), "{receipt:?} has no usual step");
+                continue;
+            };
+            assert!(
+                !receipt.sets_read_at(),
+                "{receipt:?} counts unread messages"
+            );
+            assert_eq!((step.sender_id, step.recipient_id), (sender, recipient));
+            let mut matched = 0;
+            for kind in kinds {
+                if step.audio.is_some_and(|audio| audio != kind.is_audio()) {
+                    continue;
+                }
+                matched += 1;
+                let message = Stored {
+                    sender_id: sender,
+                    recipient_id: recipient,
+                    kind,
+                    status: step.from,
+                };
+                assert_eq!(
+                    next_status(&message, recipient, sender, receipt).ok(),
+                    Some(Some(step.to)),
+                    "{receipt:?} on a {kind:?} message at {:?}",
+                    step.from
+                );
+            }
+            assert!(matched > 0, "{receipt:?}'s step matches no kind");
+        }
     }
 }

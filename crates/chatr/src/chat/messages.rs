@@ -431,12 +431,12 @@ impl Messages {
                     crate::telemetry::messages_delivered().increment(1);
                 }
                 this.0.announce.announce(Notice::Status {
-                    sender: done.stored.sender_id,
+                    sender: done.sender_id,
                     message_id,
                     status: next,
                 });
             }
-            answer(done.map(|done| done.changed.unwrap_or(done.stored.status)));
+            answer(done.map(|done| done.changed.unwrap_or(done.status)));
         });
         self.0
             .store
@@ -444,6 +444,7 @@ impl Messages {
             .receipt(
                 message_id,
                 read_at,
+                lifecycle::usual_step(actor, claimed_sender, receipt),
                 Box::new(move |stored| {
                     lifecycle::next_status(stored, actor, claimed_sender, receipt)
                 }),

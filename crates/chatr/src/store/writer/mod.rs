@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
-use crate::model::{Message, MessageType, Reaction, Status, Stored};
+use crate::model::{Message, MessageType, Reaction, Status, Step, Stored};
 
 /// Upper bound of writes per transaction, so one commit never stalls for long.
 const MAX_BATCH: usize = 512;
@@ -50,7 +50,17 @@ const INSERT_MESSAGE: &str = insert_message!();
 const INSERT_MESSAGE_RETURNING: &str = concat!(insert_message!(), " returning seq");
 const INSERT_CONTACT: &str =
     "insert into contacts (user_a, user_b) values ($1, $2) on conflict do nothing";
-// A receipt finds its message by id once; its update goes by `seq`, the
+// SQLite's: a receipt's usual step (`model::Step`) in one statement, as the
+// floor moves a status: the guard is every fact the rule would read, so
+// where it changes no row nothing was changed and the writer reads the
+// message and lets the rule decide. Reading first cost a second statement
+// per receipt (docs/benchmarks.md, round 23). No `returning`: SQLite builds
+// a temporary table for it on every run. `$5` says whether the message must
+// be audio, or is null.
+const RECEIPT_STEP: &str = "update messages set status = $1 \
+     where id = $2 and recipient_id = $3 and sender_id = $4 and status = $5 \
+     and ($6 is null or (type in ($7, $8)) = $6)";
+// Otherwise a receipt finds its message by id once; its update goes by `seq`, the
 // table's own key, instead of searching the id index a second time.
 // The last column says whether a read would take the message out of its
 // recipient's unread count.
@@ -173,10 +183,22 @@ impl Unread {
 
 /// What a receipt did.
 pub struct Receipted {
-    /// The message as it was before the receipt.
-    pub stored: Stored,
+    /// Who sent the message.
+    pub sender_id: Uuid,
+    /// The message's status before the receipt.
+    pub status: Status,
     /// The new status, when it moved.
     pub changed: Option<Status>,
+}
+
+impl Receipted {
+    pub(super) fn of(stored: &Stored, changed: Option<Status>) -> Self {
+        Self {
+            sender_id: stored.sender_id,
+            status: stored.status,
+            changed,
+        }
+    }
 }
 
 /// What the caller wants done with its write's outcome, run by the writer
@@ -212,6 +234,14 @@ impl<T> Drop for Reply<T> {
     }
 }
 
+/// A receipt as the writer takes it (see `Writer::receipt`).
+pub(super) struct Ask {
+    id: Uuid,
+    read_at: Option<String>,
+    usual: Option<Step>,
+    decide: Decide,
+}
+
 pub(super) enum Job {
     Insert {
         message: Arc<Message>,
@@ -219,9 +249,7 @@ pub(super) enum Job {
         reply: Reply<Insert>,
     },
     Receipt {
-        id: Uuid,
-        read_at: Option<String>,
-        decide: Decide,
+        ask: Ask,
         reply: Reply<Receipted>,
     },
     LastSeen {
@@ -358,20 +386,27 @@ impl Writer {
         .await;
     }
 
-    /// Queues a receipt: the writer reads the message, lets `decide` rule,
-    /// stores the new status (and `readAt`, when given and not yet set).
+    /// Queues a receipt: the writer moves the message by `usual` where it
+    /// matches, or else reads the message and lets `decide` rule; it stores
+    /// the new status (and `readAt`, when given and not yet set). `usual`
+    /// must be a step `decide` would take (`chat::lifecycle::usual_step`),
+    /// and sets no `readAt`.
     /// `then` hears the outcome right after the commit.
     pub async fn receipt(
         &self,
         id: Uuid,
         read_at: Option<String>,
+        usual: Option<Step>,
         decide: Decide,
         then: Then<Receipted>,
     ) {
         self.queue(Job::Receipt {
-            id,
-            read_at,
-            decide,
+            ask: Ask {
+                id,
+                read_at,
+                usual,
+                decide,
+            },
             reply: Reply::new(then),
         })
         .await;

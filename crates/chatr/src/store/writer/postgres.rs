@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
+    Ask, CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE_RETURNING, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending,
     REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
     RECEIPT_READ_AT, RECEIPT_STATUS, Receipted, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS,
@@ -67,10 +67,16 @@ async fn apply(
                 }
                 pending.push(Pending::Insert(reply, r));
             }
+            // The usual step is SQLite's shortcut: here the row is locked
+            // and read first (`for update`) either way.
             Job::Receipt {
-                id,
-                read_at,
-                decide,
+                ask:
+                    Ask {
+                        id,
+                        read_at,
+                        usual: _,
+                        decide,
+                    },
                 reply,
             } => {
                 let r = receipt(&mut tx, id, read_at, decide, &mut unread).await;
@@ -206,7 +212,7 @@ async fn receipt(
     if reads {
         unread.add(stored.recipient_id, stored.sender_id, -1);
     }
-    Ok(Receipted { stored, changed })
+    Ok(Receipted::of(&stored, changed))
 }
 
 /// Edits, unsends or reacts to message `id`, if `check` allows it; the row

@@ -13,16 +13,15 @@ use uuid::Uuid;
 
 use super::queue::{Producer, Queue};
 use super::{
-    CHANGE_FACTS, Change, Changed, Check, Decide, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
+    Ask, CHANGE_FACTS, Change, Changed, Check, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
     INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
     REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    RECEIPT_STATUS, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS,
-    Unread, contact_pair, facts, record_batch, stored, waveform_json,
+    RECEIPT_STATUS, RECEIPT_STEP, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS,
+    UNSEND_REACTIONS, Unread, contact_pair, facts, record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
-use crate::model::Message;
-use crate::model::Reaction;
+use crate::model::{Message, MessageType, Reaction, Step};
 
 /// Takes back a contact made for a message that could not be stored (see
 /// `insert`); PostgreSQL needs none, as a failed statement fails its batch.
@@ -393,21 +392,8 @@ fn apply(
                 }
                 pending.push(Pending::Insert(reply, r));
             }
-            Job::Receipt {
-                id,
-                read_at,
-                decide,
-                reply,
-            } => {
-                let r = receipt(
-                    conn,
-                    &mut hot,
-                    id,
-                    read_at,
-                    decide,
-                    watermark.seq,
-                    &mut unread,
-                );
+            Job::Receipt { ask, reply } => {
+                let r = receipt(conn, &mut hot, ask, watermark.seq, &mut unread);
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -465,6 +451,7 @@ fn apply(
 #[derive(Default)]
 struct Hot<'c> {
     insert: Option<CachedStatement<'c>>,
+    step: Option<CachedStatement<'c>>,
     facts: Option<CachedStatement<'c>>,
     advance: Option<CachedStatement<'c>>,
     status: Option<CachedStatement<'c>>,
@@ -660,16 +647,30 @@ fn add_unread(conn: &Connection, unread: &mut Unread) -> rusqlite::Result<()> {
 fn receipt<'c>(
     conn: &'c Connection,
     statements: &mut Hot<'c>,
-    id: Uuid,
-    read_at: Option<String>,
-    decide: Decide,
+    ask: Ask,
     watermark: i64,
     unread: &mut Unread,
 ) -> Result<Receipted> {
+    let Ask {
+        id,
+        read_at,
+        usual,
+        decide,
+    } = ask;
     let mut key = Uuid::encode_buffer();
     let key: &str = id.hyphenated().encode_lower(&mut key);
-    // Every message gets a receipt or two: the facts are read where the
-    // row lies, without a `String` per column.
+    if let Some(step) = usual.filter(|_| read_at.is_none()) {
+        let moved = hot(&mut statements.step, conn, RECEIPT_STEP)
+            .and_then(|st| usual_step(st, key, &step))
+            .map_err(db)?;
+        if moved {
+            return Ok(Receipted {
+                sender_id: step.sender_id,
+                status: step.from,
+                changed: Some(step.to),
+            });
+        }
+    }
     let facts = hot(&mut statements.facts, conn, RECEIPT_FACTS)
         .and_then(|st| {
             st.query_row(params![key], |r| {
@@ -699,7 +700,28 @@ fn receipt<'c>(
     if reads && seq <= watermark {
         unread.add(stored.recipient_id, stored.sender_id, -1);
     }
-    Ok(Receipted { stored, changed })
+    Ok(Receipted::of(&stored, changed))
+}
+
+/// Moves the message `key` by `step` where every fact in the step holds;
+/// `false` when nothing matched and nothing changed.
+fn usual_step(st: &mut rusqlite::Statement<'_>, key: &str, step: &Step) -> rusqlite::Result<bool> {
+    let mut buffers = [Uuid::encode_buffer(); 2];
+    let [recipient, sender] = &mut buffers;
+    let recipient: &str = step.recipient_id.hyphenated().encode_lower(recipient);
+    let sender: &str = step.sender_id.hyphenated().encode_lower(sender);
+    let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
+    let changed = st.execute(params![
+        step.to.as_str(),
+        key,
+        recipient,
+        sender,
+        step.from.as_str(),
+        step.audio,
+        audio_a,
+        audio_b,
+    ])?;
+    Ok(changed == 1)
 }
 
 /// Column `i` as text, borrowed from the row.
