@@ -115,28 +115,84 @@ const RESERVED: [&str; 6] = [
 ];
 
 /// Checks that `data` is a JSON array whose first item names the event.
+/// One pass: the name is read as it is met and each further argument only
+/// located (and checked) where it lies, with no list of them built first
+/// and no name read twice; a chat message's events are small, so these
+/// fixed costs were most of an event's parse (docs/benchmarks.md, round 23).
 pub(crate) fn event_args(data: &str) -> Result<EventArgs, Malformed> {
-    let items: Vec<&RawValue> = serde_json::from_str(data).map_err(|_| Malformed)?;
-    let (first, rest) = items.split_first().ok_or(Malformed)?;
-    let name =
-        match serde_json::from_str::<serde_json::Value>(first.get()).map_err(|_| Malformed)? {
-            serde_json::Value::String(s) if !RESERVED.contains(&s.as_str()) => s,
-            serde_json::Value::Number(n) => n.to_string(),
-            _ => return Err(Malformed),
-        };
-    let base = data.as_ptr() as usize;
-    let args = rest
-        .iter()
-        .map(|raw| {
-            let start = raw.get().as_ptr() as usize - base;
-            (start as u32, (start + raw.get().len()) as u32)
-        })
-        .collect();
+    let mut de = serde_json::Deserializer::from_str(data);
+    let (name, args) = serde::Deserializer::deserialize_seq(&mut de, Items { text: data })
+        .map_err(|_| Malformed)?;
+    de.end().map_err(|_| Malformed)?;
     Ok(EventArgs {
         text: data.to_owned(),
         name,
-        args,
+        args: args.into_boxed_slice(),
     })
+}
+
+/// Reads an event's array: its name, and where each further item lies in `text`.
+struct Items<'a> {
+    text: &'a str,
+}
+
+impl<'de> serde::de::Visitor<'de> for Items<'de> {
+    type Value = (String, Vec<(u32, u32)>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array whose first item names the event")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Name(name) = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+        if RESERVED.contains(&name.as_str()) {
+            return Err(serde::de::Error::custom("a reserved event name"));
+        }
+        let base = self.text.as_ptr() as usize;
+        let mut args = Vec::new();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let start = raw.get().as_ptr() as usize - base;
+            args.push((start as u32, (start + raw.get().len()) as u32));
+        }
+        Ok((name, args))
+    }
+}
+
+/// An event's name: a string, or a number as the reference parser prints it.
+struct Name(String);
+
+impl<'de> serde::Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Name;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Name, E> {
+                Ok(Name(v.to_owned()))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Name, E> {
+                Ok(Name(serde_json::Number::from(v).to_string()))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Name, E> {
+                Ok(Name(serde_json::Number::from(v).to_string()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Name, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| Name(n.to_string()))
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// `true` when `data` is a JSON array (the arguments of an ack).
@@ -302,7 +358,31 @@ mod tests {
             .map(|(a, b)| &e.text[*a as usize..*b as usize])
             .collect();
         assert_eq!(args, ["1", r#""2""#, r#"{"3":[true]}"#]);
-        for bad in ["{}", "[]", "[1", "[{}]", "abc"] {
+        let e = event_args(r#" [ 42.5 , "x\u0041" ] "#).expect("a numbered event");
+        assert_eq!(e.name, "42.5");
+        assert_eq!(
+            &e.text[e.args[0].0 as usize..e.args[0].1 as usize],
+            r#""x\u0041""#
+        );
+        assert_eq!(
+            event_args(r#"["a\u0062c"]"#).expect("an escaped name").name,
+            "abc"
+        );
+        assert_eq!(event_args("[7]").expect("a number").name, "7");
+        for bad in [
+            "{}",
+            "[]",
+            "[1",
+            "[{}]",
+            "abc",
+            "[null]",
+            "[true]",
+            r#"["connect"]"#,
+            r#"["a",]"#,
+            r#"["a",x]"#,
+            r#"["a"] x"#,
+            r#"["a","\q"]"#,
+        ] {
             assert!(event_args(bad).is_err(), "{bad}");
         }
     }

@@ -116,10 +116,11 @@ impl<H: Handler> Socket<H> {
                 session.send(Frame::Text(text))
             });
         }
-        let mut frames = Vec::with_capacity(1 + packet.attachments.len());
-        frames.push(Frame::Text(packet.text.clone()));
-        frames.extend(packet.attachments.iter().cloned().map(Frame::Binary));
-        self.0.session.send_all(frames)
+        // No list of frames is built: most packets are one text frame.
+        let attachments = packet.attachments.iter().cloned().map(Frame::Binary);
+        self.0
+            .session
+            .send_all(std::iter::once(Frame::Text(packet.text.clone())).chain(attachments))
     }
 
     pub(crate) fn send_text(&self, text: Bytes) -> bool {
