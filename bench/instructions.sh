@@ -12,10 +12,11 @@
 # its writer task (callgrind's --toggle-collect), so that starting up,
 # registering users (argon2) and the load tool's connects stay out.
 # CALLGRIND_OUT=dir keeps the profiles for callgrind_annotate. PAIRS, RATE
-# and SECONDS_ change the chat: at RATE=1200 both servers, slowed by
-# valgrind, fall behind and commit hundreds of jobs at a time, which counts
-# the work a message costs under load rather than at rest. How far behind
-# depends on the machine's speed that minute: compare the commits too.
+# and SECONDS_ change the chat: at RATE=2000 SECONDS_=6 both servers,
+# slowed by valgrind, fall behind and commit hundreds of jobs at a time,
+# which counts the work a message costs under load rather than at rest
+# (RATE=1200 once did, until a faster day let the floor keep up). How far
+# behind depends on the machine's speed that minute: compare the commits too.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
