@@ -55,7 +55,7 @@ const INSERT_CONTACT: &str =
 // where it changes no row nothing was changed and the writer reads the
 // message and lets the rule decide. Reading first cost a second statement
 // per receipt (docs/benchmarks.md, round 23). No `returning`: SQLite builds
-// a temporary table for it on every run. `$5` says whether the message must
+// a temporary table for it on every run. `$6` says whether the message must
 // be audio, or is null.
 const RECEIPT_STEP: &str = "update messages set status = $1 \
      where id = $2 and recipient_id = $3 and sender_id = $4 and status = $5 \
