@@ -64,6 +64,10 @@ describe('metrics', () => {
     assert.ok(grew('chatr_ack_seconds_count') >= 1, 'ack latency');
     assert.ok(grew('chatr_commit_seconds_count') >= 1, 'commit latency');
     assert.ok(grew('chatr_writer_batch_jobs_count') >= 1, 'batch sizes');
+    // Batch sizes are counted in writes, not in seconds: the buckets go up
+    // to the writer's largest batch.
+    assert.ok(after.includes('chatr_writer_batch_jobs_bucket{le="512"}'), 'buckets of writes');
+    assert.ok(!after.includes('chatr_writer_batch_jobs_bucket{le="0.0001"}'), 'no buckets of seconds');
     // SQLite's inline writer times its queue; PostgreSQL's has no queue of its own.
     if (!process.env.CHATR_TEST_POSTGRES) assert.ok(grew('chatr_writer_wait_seconds_count') >= 1, 'queue wait');
     assert.equal(grew('chatr_uploads_total'), 1);

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const SESSIONS: &str = "chatr_sessions";
 pub const CONNECTS_REFUSED: &str = "chatr_connects_refused_total";
@@ -81,11 +81,18 @@ pub fn writer_queue() -> &'static metrics::Gauge {
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
+            // Histograms are of seconds, but for the batch's size: a count
+            // of writes, up to the writer's largest batch (512).
             let recorder = PrometheusBuilder::new()
                 .set_buckets(&[
                     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
                     0.25, 0.5, 1.0, 2.5,
                 ])
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(BATCH_JOBS.into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
