@@ -106,16 +106,23 @@ fn open(main: &Path, search: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// `file:` URI that opens `path` read-only: SQLite gives `%`, `?` and `#`
-/// a meaning in a URI, so they are escaped.
+/// `file:` URI that opens `path` read-only. Every byte of the path that is
+/// not a letter, a digit, `/`, `.`, `-` or `_` is written `%HH`, which
+/// SQLite decodes back to the byte: `?`, `#` and `%` mean something in a
+/// URI, and a path need not be UTF-8. An absolute path gets an empty
+/// authority (`file:///…`), so that one starting with `//` is not read as a
+/// host.
 fn read_only_uri(path: &Path) -> String {
-    let mut uri = String::from("file:");
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '%' => uri.push_str("%25"),
-            '?' => uri.push_str("%3f"),
-            '#' => uri.push_str("%23"),
-            c => uri.push(c),
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().into_owned().into_bytes();
+    let mut uri = String::from(if path.is_absolute() { "file://" } else { "file:" });
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_') {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02x}"));
         }
     }
     uri.push_str("?mode=ro");
@@ -292,10 +299,29 @@ mod tests {
     }
 
     #[test]
+    fn the_main_file_is_named_by_a_uri_that_sqlite_reads_back() {
+        assert_eq!(
+            read_only_uri(Path::new("data/chatr.db")),
+            "file:data/chatr.db?mode=ro"
+        );
+        assert_eq!(
+            read_only_uri(Path::new("//srv/a b?#%.db")),
+            "file:////srv/a%20b%3f%23%25.db?mode=ro"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let not_utf8 = std::ffi::OsStr::from_bytes(b"x\xffy.db");
+            assert_eq!(read_only_uri(Path::new(not_utf8)), "file:x%ffy.db?mode=ro");
+        }
+    }
+
+    #[test]
     fn new_and_changed_messages_are_searchable_as_they_are_now() {
         let tmp = tempfile::tempdir().unwrap();
-        // Characters a `file:` URI gives a meaning to.
-        let dir = tmp.path().join("a%25b?c#d");
+        // Characters a `file:` URI gives a meaning to, a space, and a
+        // character of more than one byte.
+        let dir = tmp.path().join("a%25b?c#d é");
         std::fs::create_dir(&dir).unwrap();
         let main_path = dir.join("chatr.db");
         let main = Connection::open(&main_path).unwrap();
