@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use rusqlite::{Connection, params};
 
 use crate::error::{Error, Result};
@@ -107,31 +108,26 @@ fn open(main: &Path, search: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// `file:` URI that opens `path` read-only. Every byte of the path that is
-/// not a letter, a digit, `/`, `.`, `-` or `_` is written `%HH`, which
-/// SQLite decodes back to the byte: `?`, `#` and `%` mean something in a
-/// URI, and a path need not be UTF-8. An absolute path gets an empty
-/// authority (`file:///…`), so that one starting with `//` is not read as a
-/// host.
+/// Bytes of a path written as `%HH` in a `file:` URI: all but letters,
+/// digits, `/`, `.`, `-` and `_` (`?`, `#` and `%` mean something in a URI).
+const IN_URI: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_');
+
+/// `file:` URI that opens `path` read-only. SQLite decodes each `%HH` back
+/// to its byte, so any path survives, UTF-8 or not. An absolute path gets an
+/// empty authority (`file:///…`), so that one starting with `//` is not read
+/// as a host.
 fn read_only_uri(path: &Path) -> String {
-    #[cfg(unix)]
-    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
-    #[cfg(not(unix))]
-    let bytes = path.to_string_lossy().into_owned().into_bytes();
-    let mut uri = String::from(if path.is_absolute() {
+    let scheme = if path.is_absolute() {
         "file://"
     } else {
         "file:"
-    });
-    for b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_') {
-            uri.push(char::from(b));
-        } else {
-            uri.push_str(&format!("%{b:02x}"));
-        }
-    }
-    uri.push_str("?mode=ro");
-    uri
+    };
+    let path = percent_encode(path.as_os_str().as_encoded_bytes(), IN_URI);
+    format!("{scheme}{path}?mode=ro")
 }
 
 fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
@@ -311,13 +307,13 @@ mod tests {
         );
         assert_eq!(
             read_only_uri(Path::new("//srv/a b?#%.db")),
-            "file:////srv/a%20b%3f%23%25.db?mode=ro"
+            "file:////srv/a%20b%3F%23%25.db?mode=ro"
         );
         #[cfg(unix)]
         {
             use std::os::unix::ffi::OsStrExt;
             let not_utf8 = std::ffi::OsStr::from_bytes(b"x\xffy.db");
-            assert_eq!(read_only_uri(Path::new(not_utf8)), "file:x%ffy.db?mode=ro");
+            assert_eq!(read_only_uri(Path::new(not_utf8)), "file:x%FFy.db?mode=ro");
         }
     }
 
