@@ -14,7 +14,15 @@ import {
 const skip = process.env.CHATR_TEST_POSTGRES ? 'PostgreSQL: the database is backed up with pg_dump' : false;
 
 let server;
-before(async () => { if (!skip) server = await startServer(); });
+before(async () => {
+  if (skip) return;
+  // A data directory named with what a database URL gives a meaning to
+  // (`%41` would read as `A`, `?` would start options): the server and its
+  // backup must both find the one file by its name.
+  const dataDir = path.join(tempDir('chatr-backup-data-'), 'a%41?b#c é');
+  fs.mkdirSync(dataDir);
+  server = await startServer({ dataDir });
+});
 after(async () => { await server?.stop(); });
 
 /** Runs the chatr binary with a command; resolves { code, stdout, stderr }. */

@@ -58,12 +58,16 @@ fn sqlite_file(config: &Config) -> Result<Option<PathBuf>, Failed> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(None);
     }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .ok_or_else(|| Failed("DATABASE_URL must be sqlite:// or postgres://".into()))?;
-    let path = path.split('?').next().unwrap_or(path);
-    Ok(Some(PathBuf::from(path)))
+    if !url.starts_with("sqlite:") {
+        return Err(Failed(
+            "DATABASE_URL must be sqlite:// or postgres://".into(),
+        ));
+    }
+    // Read as the server reads it, `%HH` decoded and options after a `?` set
+    // aside, so that a backup copies the file the server writes.
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+        .map_err(|e| Failed(format!("DATABASE_URL: {e}")))?;
+    Ok(Some(options.get_filename().to_owned()))
 }
 
 /// Writes the backup of `config`'s data to `out` (through a temporary file

@@ -1,9 +1,31 @@
 //! Runtime settings: flags and the environment variables of contract §5, with
 //! their defaults in one place. Secrets never appear in `Debug` output.
 
-use std::{fmt, net::IpAddr, path::PathBuf};
+use std::{
+    fmt,
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use clap::Parser;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+
+/// Bytes of a path written as `%HH` in a URL or URI naming a file: all but
+/// letters, digits, `/`, `.`, `-` and `_` (`?`, `#` and `%` mean something
+/// there, and a byte that is not UTF-8 has no other way to be written).
+pub const PATH_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_');
+
+/// The `sqlite://` URL of the database file at `path`. sqlx reads what
+/// follows a `?` as options and decodes every `%HH`, so the path is escaped:
+/// a data directory named `a%41?b` is that directory, not `aA`.
+pub fn sqlite_url(path: &Path) -> String {
+    let path = percent_encode(path.as_os_str().as_encoded_bytes(), PATH_ESCAPED);
+    format!("sqlite://{path}")
+}
 
 #[derive(Clone, Parser)]
 #[command(
@@ -187,7 +209,7 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("chatr.db").display()),
+            None => sqlite_url(&self.data_dir.join("chatr.db")),
         }
     }
 
@@ -321,6 +343,27 @@ mod tests {
             shown.contains("postgres://chatr:<redacted>@db:5432/chatr"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_database_url_names_the_data_directory_whatever_its_name() {
+        use std::str::FromStr;
+        let read_back = |path: &Path| {
+            let url = sqlite_url(path);
+            sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .map(|o| o.get_filename().to_owned())
+                .unwrap_or_else(|e| panic!("{url}: {e}"))
+        };
+        for path in [
+            "data/chatr.db",
+            "./data/chatr.db",
+            "/srv/a%41?b#c é/chatr.db",
+            "/srv/100%/chatr.db",
+        ] {
+            assert_eq!(read_back(Path::new(path)), Path::new(path));
+        }
+        let config = Config::for_tests(PathBuf::from("/srv/a%41?b"));
+        assert_eq!(config.database_url(), "sqlite:///srv/a%2541%3Fb/chatr.db");
     }
 
     #[test]

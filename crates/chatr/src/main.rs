@@ -175,7 +175,19 @@ async fn serve(config: chatr::Config) -> ExitCode {
     let running = match chatr::start(config, shutdown_signal()).await {
         Ok(running) => running,
         Err(e) => {
-            tracing::error!(error = %e, "could not start");
+            // An operator needs the cause, not the client-facing summary
+            // ("database unavailable" alone says nothing of which or why).
+            let mut why = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                // Some errors repeat their source's words in their own.
+                let said = c.to_string();
+                if !why.ends_with(&said) {
+                    why = format!("{why}: {said}");
+                }
+                cause = c.source();
+            }
+            tracing::error!(error = %why, "could not start");
             return ExitCode::FAILURE;
         }
     };

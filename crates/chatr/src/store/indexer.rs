@@ -25,9 +25,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+use percent_encoding::percent_encode;
 use rusqlite::{Connection, params};
 
+use crate::config::PATH_ESCAPED;
 use crate::error::{Error, Result};
 
 /// A stored message is searchable within about this long.
@@ -108,14 +109,6 @@ fn open(main: &Path, search: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Bytes of a path written as `%HH` in a `file:` URI: all but letters,
-/// digits, `/`, `.`, `-` and `_` (`?`, `#` and `%` mean something in a URI).
-const IN_URI: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'_');
-
 /// `file:` URI that opens `path` read-only. SQLite decodes each `%HH` back
 /// to its byte, so any path survives, UTF-8 or not. An absolute path gets an
 /// empty authority (`file:///…`), so that one starting with `//` is not read
@@ -126,7 +119,7 @@ fn read_only_uri(path: &Path) -> String {
     } else {
         "file:"
     };
-    let path = percent_encode(path.as_os_str().as_encoded_bytes(), IN_URI);
+    let path = percent_encode(path.as_os_str().as_encoded_bytes(), PATH_ESCAPED);
     format!("{scheme}{path}?mode=ro")
 }
 

@@ -102,7 +102,7 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(&format!("sqlite://{}", path.display()))
+            .connect(&crate::config::sqlite_url(&path))
             .await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
