@@ -348,17 +348,23 @@ mod tests {
     #[test]
     fn the_database_url_names_the_data_directory_whatever_its_name() {
         use std::str::FromStr;
+        // Read back as the pool reads it: through the `Any` driver's URL
+        // parser first, then SQLite's.
         let read_back = |path: &Path| {
             let url = sqlite_url(path);
-            sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            sqlx::any::AnyConnectOptions::from_str(&url)
+                .and_then(|any| sqlx::sqlite::SqliteConnectOptions::try_from(&any))
                 .map(|o| o.get_filename().to_owned())
                 .unwrap_or_else(|e| panic!("{url}: {e}"))
         };
+        sqlx::any::install_default_drivers();
         for path in [
             "data/chatr.db",
             "./data/chatr.db",
+            "My Data %41?/chatr.db",
             "/srv/a%41?b#c é/chatr.db",
             "/srv/100%/chatr.db",
+            "//srv/x/chatr.db",
         ] {
             assert_eq!(read_back(Path::new(path)), Path::new(path));
         }
