@@ -54,20 +54,7 @@ fn failed(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Failed {
 
 /// The SQLite file the configuration names; `None` for PostgreSQL.
 fn sqlite_file(config: &Config) -> Result<Option<PathBuf>, Failed> {
-    let url = config.database_url();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(None);
-    }
-    if !url.starts_with("sqlite:") {
-        return Err(Failed(
-            "DATABASE_URL must be sqlite:// or postgres://".into(),
-        ));
-    }
-    // Read as the server reads it, `%HH` decoded and options after a `?` set
-    // aside, so that a backup copies the file the server writes.
-    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
-        .map_err(|e| Failed(format!("DATABASE_URL: {e}")))?;
-    Ok(Some(options.get_filename().to_owned()))
+    crate::config::sqlite_file(&config.database_url()).map_err(Failed)
 }
 
 /// Writes the backup of `config`'s data to `out` (through a temporary file

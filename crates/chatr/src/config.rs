@@ -27,6 +27,21 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{path}")
 }
 
+/// The SQLite file a `DATABASE_URL` names, read as sqlx reads it (`%HH`
+/// decoded, options after a `?` set aside); `None` for PostgreSQL. The
+/// server and `chatr backup` both ask here, so they agree on the file.
+pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(None);
+    }
+    if !url.starts_with("sqlite:") {
+        return Err("DATABASE_URL must start with sqlite:// or postgres://".into());
+    }
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+    Ok(Some(options.get_filename().to_owned()))
+}
+
 #[derive(Clone, Parser)]
 #[command(
     name = "chatr",
@@ -367,7 +382,13 @@ mod tests {
             "//srv/x/chatr.db",
         ] {
             assert_eq!(read_back(Path::new(path)), Path::new(path));
+            assert_eq!(
+                sqlite_file(&sqlite_url(Path::new(path))),
+                Ok(Some(PathBuf::from(path)))
+            );
         }
+        assert_eq!(sqlite_file("postgres://db/chatr"), Ok(None));
+        assert!(sqlite_file("mysql://db/chatr").is_err());
         let config = Config::for_tests(PathBuf::from("/srv/a%41?b"));
         assert_eq!(config.database_url(), "sqlite:///srv/a%2541%3Fb/chatr.db");
     }

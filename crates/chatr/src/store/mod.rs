@@ -18,8 +18,6 @@ mod tokens;
 mod users;
 pub mod writer;
 
-use std::str::FromStr;
-
 use sqlx::{
     AnyPool, Connection, Executor,
     any::AnyPoolOptions,
@@ -57,21 +55,15 @@ impl Store {
     /// creating an SQLite file if needed, applies migrations and starts the writer.
     pub async fn open(url: &str, synchronous: Synchronous) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some(path) = crate::config::sqlite_file(url).map_err(Error::internal)? else {
             return Self::open_postgres(url).await;
-        }
-        let url = url
-            .strip_prefix("sqlite:")
-            .map(|rest| format!("sqlite:{rest}"))
-            .ok_or_else(|| {
-                Error::internal("DATABASE_URL must start with sqlite:// or postgres://")
-            })?;
+        };
         // Create the file and switch it to WAL once; the pool's connections
         // then set their per-connection pragmas.
-        let options = SqliteConnectOptions::from_str(&url)?
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
-        let path = options.get_filename().to_owned();
         SqliteConnection::connect_with(&options)
             .await?
             .close()
