@@ -9,6 +9,7 @@ pub mod admin;
 mod indexer;
 mod media;
 mod messages;
+mod priority;
 pub mod push;
 mod reader;
 mod relations;

@@ -120,7 +120,10 @@ pub(super) async fn start(
     };
     std::thread::Builder::new()
         .name("chatr-checkpoint".into())
-        .spawn(move || checkpoints(&path, &link, &signals))
+        .spawn(move || {
+            crate::store::priority::background("chatr-checkpoint");
+            checkpoints(&path, &link, &signals);
+        })
         .map_err(|e| Error::internal(format!("cannot start the checkpointer: {e}")))?;
     Ok(sink)
 }
