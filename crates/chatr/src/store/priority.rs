@@ -11,6 +11,8 @@
 //! tenth of the runtime's: on a full core it still gets about 10 %, more
 //! than either needs (the checkpointer 6–7 %, the indexer 3–5 % at that
 //! rate), and on an idle one all it wants, but its wake-ups seldom preempt.
+//! The price is on one busy core: the checkpointer's catch-up, which holds
+//! the writer at the gate, gets less of it and takes longer.
 
 /// The nice value of a background thread (0 is the default, 19 the lowest).
 const BACKGROUND_NICE: i32 = 10;
