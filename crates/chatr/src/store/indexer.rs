@@ -158,7 +158,7 @@ impl Indexer {
 }
 
 fn run(conn: &Connection, handle: &Weak<Indexer>) {
-    super::priority::background("chatr-search");
+    super::priority::background();
     // A failure that repeats (a full disk) is logged once a minute, not every pass.
     let mut last_warning: Option<Instant> = None;
     loop {

@@ -23,21 +23,27 @@ const BACKGROUND_NICE: i32 = 10;
 /// elsewhere it is the whole process's, so this does nothing there. A
 /// sandbox that forbids it leaves the thread as it was, which only costs
 /// latency: logged, not an error.
-pub(super) fn background(thread: &str) {
+pub(super) fn background() {
     #[cfg(target_os = "linux")]
     {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let me = Some(rustix::thread::gettid());
-        let lowered = match getpriority_process(me) {
+        let lowered = match own_nice() {
             Ok(nice) if nice >= BACKGROUND_NICE => Ok(()),
-            _ => setpriority_process(me, BACKGROUND_NICE),
+            _ => rustix::process::setpriority_process(
+                Some(rustix::thread::gettid()),
+                BACKGROUND_NICE,
+            ),
         };
         if let Err(e) = lowered {
-            tracing::debug!(error = %e, thread, "cannot lower a background thread's priority");
+            let thread = std::thread::current();
+            tracing::debug!(error = %e, thread = thread.name(), "cannot lower a background thread's priority");
         }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = thread;
+}
+
+/// The calling thread's nice value.
+#[cfg(target_os = "linux")]
+fn own_nice() -> rustix::io::Result<i32> {
+    rustix::process::getpriority_process(Some(rustix::thread::gettid()))
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -49,17 +55,14 @@ mod tests {
     /// its priority.
     #[test]
     fn only_the_calling_thread_is_lowered() {
-        let before = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let before = own_nice().unwrap();
         let lowered = std::thread::spawn(|| {
-            background("test");
-            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+            background();
+            own_nice().unwrap()
         })
         .join()
         .unwrap();
         assert_eq!(lowered, BACKGROUND_NICE.max(before));
-        assert_eq!(
-            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap(),
-            before
-        );
+        assert_eq!(own_nice().unwrap(), before);
     }
 }

@@ -121,7 +121,7 @@ pub(super) async fn start(
     std::thread::Builder::new()
         .name("chatr-checkpoint".into())
         .spawn(move || {
-            crate::store::priority::background("chatr-checkpoint");
+            crate::store::priority::background();
             checkpoints(&path, &link, &signals);
         })
         .map_err(|e| Error::internal(format!("cannot start the checkpointer: {e}")))?;
