@@ -14,10 +14,11 @@ use uuid::Uuid;
 use super::queue::{Producer, Queue};
 use super::{
     Ask, CHANGE_FACTS, Change, Changed, Check, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
-    INSERT_MESSAGE, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE, REACTION_DROP,
-    REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS, RECEIPT_READ_AT,
-    RECEIPT_STATUS, RECEIPT_STEP, Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS,
-    UNSEND_REACTIONS, Unread, contact_pair, facts, record_batch, stored, waveform_json,
+    INSERT_MESSAGE, INSERT_TEXT, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE,
+    REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
+    RECEIPT_READ_AT, RECEIPT_STATUS, RECEIPT_STEP, RECEIPT_STEP_ANY_TYPE, Receipted, Sink,
+    UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, Unread, contact_pair, facts,
+    record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
@@ -454,7 +455,9 @@ fn apply(
 #[derive(Default)]
 struct Hot<'c> {
     insert: Option<CachedStatement<'c>>,
+    insert_text: Option<CachedStatement<'c>>,
     step: Option<CachedStatement<'c>>,
+    step_any_type: Option<CachedStatement<'c>>,
     facts: Option<CachedStatement<'c>>,
     advance: Option<CachedStatement<'c>>,
     status: Option<CachedStatement<'c>>,
@@ -499,8 +502,12 @@ fn insert<'c>(
             made = Some((a, b));
         }
     }
-    let inserted = hot(&mut statements.insert, conn, INSERT_MESSAGE)
-        .and_then(|st| insert_message(st, m, waveform.as_deref()));
+    let inserted = if has_file(m) {
+        hot(&mut statements.insert, conn, INSERT_MESSAGE)
+            .and_then(|st| insert_message(st, m, waveform.as_deref()))
+    } else {
+        hot(&mut statements.insert_text, conn, INSERT_TEXT).and_then(|st| insert_text(st, m))
+    };
     if let (Err(_), Some((a, b))) = (&inserted, &made)
         && let Err(e) = conn
             .prepare_cached(DELETE_CONTACT)
@@ -516,6 +523,35 @@ fn insert<'c>(
         new_contact: made.is_some(),
         seq: conn.last_insert_rowid(),
     })
+}
+
+/// Whether any of the columns `INSERT_TEXT` leaves out has a value.
+fn has_file(m: &Message) -> bool {
+    m.file_url.is_some()
+        || m.file_name.is_some()
+        || m.file_size.is_some()
+        || m.file_type.is_some()
+        || m.waveform.is_some()
+        || m.duration.is_some()
+        || m.thumbnail_url.is_some()
+}
+
+fn insert_text(st: &mut rusqlite::Statement<'_>, m: &Message) -> rusqlite::Result<usize> {
+    let mut buffers = [Uuid::encode_buffer(); 3];
+    let [id, sender, recipient] = &mut buffers;
+    let id: &str = m.id.hyphenated().encode_lower(id);
+    let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
+    let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
+    st.execute(params![
+        id,
+        sender,
+        recipient,
+        m.content,
+        m.kind.as_str(),
+        m.created_at,
+        m.client_message_id,
+        m.reply_to.as_ref().map(|r| r.id.to_string()),
+    ])
 }
 
 fn insert_message(
@@ -663,9 +699,12 @@ fn receipt<'c>(
     let mut key = Uuid::encode_buffer();
     let key: &str = id.hyphenated().encode_lower(&mut key);
     if let Some(step) = usual.filter(|_| read_at.is_none()) {
-        let moved = hot(&mut statements.step, conn, RECEIPT_STEP)
-            .and_then(|st| usual_step(st, key, &step))
-            .map_err(db)?;
+        let moved = match step.audio {
+            Some(_) => hot(&mut statements.step, conn, RECEIPT_STEP),
+            None => hot(&mut statements.step_any_type, conn, RECEIPT_STEP_ANY_TYPE),
+        }
+        .and_then(|st| usual_step(st, key, &step))
+        .map_err(db)?;
         if moved {
             return Ok(Receipted {
                 sender_id: step.sender_id,
@@ -707,23 +746,37 @@ fn receipt<'c>(
 }
 
 /// Moves the message `key` by `step` where every fact in the step holds;
-/// `false` when nothing matched and nothing changed.
+/// `false` when nothing matched and nothing changed. `st` is
+/// `RECEIPT_STEP` when the step names the message's type (`step.audio`),
+/// else `RECEIPT_STEP_ANY_TYPE`.
 fn usual_step(st: &mut rusqlite::Statement<'_>, key: &str, step: &Step) -> rusqlite::Result<bool> {
     let mut buffers = [Uuid::encode_buffer(); 2];
     let [recipient, sender] = &mut buffers;
     let recipient: &str = step.recipient_id.hyphenated().encode_lower(recipient);
     let sender: &str = step.sender_id.hyphenated().encode_lower(sender);
-    let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
-    let changed = st.execute(params![
-        step.to.as_str(),
-        key,
-        recipient,
-        sender,
-        step.from.as_str(),
-        step.audio,
-        audio_a,
-        audio_b,
-    ])?;
+    let changed = match step.audio {
+        Some(audio) => {
+            let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
+            st.execute(params![
+                step.to.as_str(),
+                key,
+                recipient,
+                sender,
+                step.from.as_str(),
+                audio,
+                audio_a,
+                audio_b,
+            ])?
+        }
+        // `RECEIPT_STEP_ANY_TYPE`: the type is no fact of this step.
+        None => st.execute(params![
+            step.to.as_str(),
+            key,
+            recipient,
+            sender,
+            step.from.as_str(),
+        ])?,
+    };
     Ok(changed == 1)
 }
 
@@ -1000,8 +1053,8 @@ mod tests {
     }
 
     /// A batch holds its insert statement across jobs: one that fails (here
-    /// a sender that is no user) leaves it fit for the next, and stores
-    /// nothing of its own.
+    /// an id already stored) leaves it fit for the next, and stores nothing
+    /// of its own.
     #[test]
     fn a_failed_insert_leaves_the_batch_statement_usable() {
         let conn = Connection::open_in_memory().unwrap();
@@ -1023,8 +1076,13 @@ mod tests {
             ..Message::sent(sender, b, crate::model::MessageType::Text, "hello".into())
         };
         let mut statements = Hot::default();
-        let stranger = Uuid::from_u128(9);
-        assert!(insert(&conn, &mut statements, &message(10, stranger), false).is_err());
+        assert!(matches!(
+            insert(&conn, &mut statements, &message(10, a), false),
+            Ok(Insert::New { .. })
+        ));
+        let mut again = message(10, a);
+        again.content = "hello again".into();
+        assert!(insert(&conn, &mut statements, &again, false).is_err());
         assert!(matches!(
             insert(&conn, &mut statements, &message(11, a), false),
             Ok(Insert::New { .. })
@@ -1037,7 +1095,19 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(ids, vec![Uuid::from_u128(11).to_string()]);
+        assert_eq!(
+            ids,
+            vec![
+                Uuid::from_u128(10).to_string(),
+                Uuid::from_u128(11).to_string()
+            ]
+        );
+        let content: String = conn
+            .query_row("select content from messages where seq = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(content, "hello");
     }
 
     /// A steady stream of commits, each waited for, like a busy server's:
