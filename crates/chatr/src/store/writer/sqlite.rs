@@ -502,12 +502,13 @@ fn insert<'c>(
             made = Some((a, b));
         }
     }
-    let inserted = if has_file(m) {
+    let with_file = has_file(m);
+    let inserted = if with_file {
         hot(&mut statements.insert, conn, INSERT_MESSAGE)
-            .and_then(|st| insert_message(st, m, waveform.as_deref()))
     } else {
-        hot(&mut statements.insert_text, conn, INSERT_TEXT).and_then(|st| insert_text(st, m))
-    };
+        hot(&mut statements.insert_text, conn, INSERT_TEXT)
+    }
+    .and_then(|st| insert_message(st, m, waveform.as_deref(), with_file));
     if let (Err(_), Some((a, b))) = (&inserted, &made)
         && let Err(e) = conn
             .prepare_cached(DELETE_CONTACT)
@@ -536,28 +537,12 @@ fn has_file(m: &Message) -> bool {
         || m.thumbnail_url.is_some()
 }
 
-fn insert_text(st: &mut rusqlite::Statement<'_>, m: &Message) -> rusqlite::Result<usize> {
-    let mut buffers = [Uuid::encode_buffer(); 3];
-    let [id, sender, recipient] = &mut buffers;
-    let id: &str = m.id.hyphenated().encode_lower(id);
-    let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
-    let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
-    st.execute(params![
-        id,
-        sender,
-        recipient,
-        m.content,
-        m.kind.as_str(),
-        m.created_at,
-        m.client_message_id,
-        m.reply_to.as_ref().map(|r| r.id.to_string()),
-    ])
-}
-
+/// Binds `m` to `st`: `INSERT_MESSAGE` when `with_file`, else `INSERT_TEXT`.
 fn insert_message(
     st: &mut rusqlite::Statement<'_>,
     m: &Message,
     waveform: Option<&str>,
+    with_file: bool,
 ) -> rusqlite::Result<usize> {
     // Ids are bound as text written on the stack, not allocated per message.
     let mut buffers = [Uuid::encode_buffer(); 3];
@@ -565,6 +550,19 @@ fn insert_message(
     let id: &str = m.id.hyphenated().encode_lower(id);
     let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
     let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
+    let reply_to = m.reply_to.as_ref().map(|r| r.id.to_string());
+    if !with_file {
+        return st.execute(params![
+            id,
+            sender,
+            recipient,
+            m.content,
+            m.kind.as_str(),
+            m.created_at,
+            m.client_message_id,
+            reply_to,
+        ]);
+    }
     st.execute(params![
         id,
         sender,
@@ -580,7 +578,7 @@ fn insert_message(
         m.duration.unwrap_or(NO_DURATION),
         m.client_message_id,
         m.thumbnail_url,
-        m.reply_to.as_ref().map(|r| r.id.to_string()),
+        reply_to,
     ])
 }
 
