@@ -92,7 +92,7 @@ enum Scenario {
         /// Runs every step this many times and judges it by the majority:
         /// one ramp on this machine spans three steps of noise, so a change
         /// of one step shows only when a step's verdict is not one run's.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         trials: u32,
     },
     /// N sessions drop and reconnect at once; messages sent meanwhile must all arrive.
@@ -196,7 +196,6 @@ async fn main() -> ExitCode {
                 trials,
             } => async {
                 let accounts = http::register_many(server, pairs * 2, 8).await?;
-                let trials = trials.max(1);
                 let mut capacity = 0.0;
                 let mut r = start;
                 while r <= max_rate {

@@ -502,13 +502,7 @@ fn insert<'c>(
             made = Some((a, b));
         }
     }
-    let with_file = has_file(m);
-    let inserted = if with_file {
-        hot(&mut statements.insert, conn, INSERT_MESSAGE)
-    } else {
-        hot(&mut statements.insert_text, conn, INSERT_TEXT)
-    }
-    .and_then(|st| insert_message(st, m, waveform.as_deref(), with_file));
+    let inserted = insert_message(conn, statements, m, waveform.as_deref());
     if let (Err(_), Some((a, b))) = (&inserted, &made)
         && let Err(e) = conn
             .prepare_cached(DELETE_CONTACT)
@@ -537,12 +531,12 @@ fn has_file(m: &Message) -> bool {
         || m.thumbnail_url.is_some()
 }
 
-/// Binds `m` to `st`: `INSERT_MESSAGE` when `with_file`, else `INSERT_TEXT`.
-fn insert_message(
-    st: &mut rusqlite::Statement<'_>,
+/// Stores `m` by `INSERT_MESSAGE` when it has a file, else by `INSERT_TEXT`.
+fn insert_message<'c>(
+    conn: &'c Connection,
+    statements: &mut Hot<'c>,
     m: &Message,
     waveform: Option<&str>,
-    with_file: bool,
 ) -> rusqlite::Result<usize> {
     // Ids are bound as text written on the stack, not allocated per message.
     let mut buffers = [Uuid::encode_buffer(); 3];
@@ -551,8 +545,8 @@ fn insert_message(
     let sender: &str = m.sender_id.hyphenated().encode_lower(sender);
     let recipient: &str = m.recipient_id.hyphenated().encode_lower(recipient);
     let reply_to = m.reply_to.as_ref().map(|r| r.id.to_string());
-    if !with_file {
-        return st.execute(params![
+    if !has_file(m) {
+        return hot(&mut statements.insert_text, conn, INSERT_TEXT)?.execute(params![
             id,
             sender,
             recipient,
@@ -563,7 +557,7 @@ fn insert_message(
             reply_to,
         ]);
     }
-    st.execute(params![
+    hot(&mut statements.insert, conn, INSERT_MESSAGE)?.execute(params![
         id,
         sender,
         recipient,
@@ -697,12 +691,7 @@ fn receipt<'c>(
     let mut key = Uuid::encode_buffer();
     let key: &str = id.hyphenated().encode_lower(&mut key);
     if let Some(step) = usual.filter(|_| read_at.is_none()) {
-        let moved = match step.audio {
-            Some(_) => hot(&mut statements.step, conn, RECEIPT_STEP),
-            None => hot(&mut statements.step_any_type, conn, RECEIPT_STEP_ANY_TYPE),
-        }
-        .and_then(|st| usual_step(st, key, &step))
-        .map_err(db)?;
+        let moved = usual_step(conn, statements, key, &step).map_err(db)?;
         if moved {
             return Ok(Receipted {
                 sender_id: step.sender_id,
@@ -744,37 +733,39 @@ fn receipt<'c>(
 }
 
 /// Moves the message `key` by `step` where every fact in the step holds;
-/// `false` when nothing matched and nothing changed. `st` is
-/// `RECEIPT_STEP` when the step names the message's type (`step.audio`),
-/// else `RECEIPT_STEP_ANY_TYPE`.
-fn usual_step(st: &mut rusqlite::Statement<'_>, key: &str, step: &Step) -> rusqlite::Result<bool> {
+/// `false` when nothing matched and nothing changed. By `RECEIPT_STEP`
+/// when the step names the message's type (`step.audio`), else by
+/// `RECEIPT_STEP_ANY_TYPE`.
+fn usual_step<'c>(
+    conn: &'c Connection,
+    statements: &mut Hot<'c>,
+    key: &str,
+    step: &Step,
+) -> rusqlite::Result<bool> {
     let mut buffers = [Uuid::encode_buffer(); 2];
     let [recipient, sender] = &mut buffers;
     let recipient: &str = step.recipient_id.hyphenated().encode_lower(recipient);
     let sender: &str = step.sender_id.hyphenated().encode_lower(sender);
-    let changed = match step.audio {
-        Some(audio) => {
-            let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
-            st.execute(params![
-                step.to.as_str(),
-                key,
-                recipient,
-                sender,
-                step.from.as_str(),
-                audio,
-                audio_a,
-                audio_b,
-            ])?
-        }
-        // `RECEIPT_STEP_ANY_TYPE`: the type is no fact of this step.
-        None => st.execute(params![
-            step.to.as_str(),
-            key,
-            recipient,
-            sender,
-            step.from.as_str(),
-        ])?,
-    };
+    let changed =
+        match step.audio {
+            Some(audio) => {
+                let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
+                hot(&mut statements.step, conn, RECEIPT_STEP)?.execute(params![
+                    step.to.as_str(),
+                    key,
+                    recipient,
+                    sender,
+                    step.from.as_str(),
+                    audio,
+                    audio_a,
+                    audio_b,
+                ])?
+            }
+            // The type is no fact of this step.
+            None => hot(&mut statements.step_any_type, conn, RECEIPT_STEP_ANY_TYPE)?.execute(
+                params![step.to.as_str(), key, recipient, sender, step.from.as_str(),],
+            )?,
+        };
     Ok(changed == 1)
 }
 
