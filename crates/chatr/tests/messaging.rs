@@ -320,3 +320,100 @@ async fn unread_counts_are_exact_whether_or_not_the_writer_has_added_them_up() {
     assert_eq!(unread_from(&server, &bob_token, &alice).await, 4);
     server.stop().await;
 }
+
+/// The SQLite writer adds up the unread messages above the watermark as it
+/// stores and reads them, and a move adds that tally to `unread_counts`
+/// without reading the rows back. An unsend, or an account deleted through
+/// another connection, leaves the tally wrong, and the move counts from the
+/// table instead. The counts stay exact through moves of each kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_stay_exact_through_moves_after_reads_unsends_and_a_deleted_account() {
+    let server = TestServer::start().await;
+    let sqlite = server.database_url.starts_with("sqlite");
+    let (alice_token, alice) = server.register("alice").await;
+    let (bob_token, bob) = server.register("bob").await;
+    let (carol_token, carol) = server.register("carol").await;
+    let mut a = server.connect(&alice_token).await;
+    let mut b = server.connect(&bob_token).await;
+    let mut c = server.connect(&carol_token).await;
+    let send = async |from: &mut support::Client, n: usize| {
+        let ack = from
+            .emit_ack(
+                "message:send",
+                json!({ "recipientId": bob, "content": format!("m{n}") }),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        ack["message"]["id"].as_str().unwrap().to_owned()
+    };
+    let counted = async |sender: &str| {
+        server
+            .count(
+                &format!(
+                    "select coalesce(sum(n), 0) from unread_counts \
+                     where recipient_id = $1 and sender_id = '{sender}'"
+                ),
+                &bob,
+            )
+            .await
+    };
+    // The first move after a start reads the table; after it the writer keeps a tally.
+    let move_soon = async || tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    send(&mut a, 1).await;
+    move_soon().await;
+    send(&mut a, 2).await;
+
+    // Kept in the tally: two stored, one of them read.
+    let m3 = send(&mut a, 3).await;
+    send(&mut a, 4).await;
+    let ack = b
+        .emit_ack(
+            "message:read",
+            json!({ "messageId": m3, "senderId": alice }),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    move_soon().await;
+    send(&mut a, 5).await;
+    if sqlite {
+        assert_eq!(counted(&alice).await, 4, "m1, m2, m4 and m5");
+    }
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 4);
+
+    // Carol's two messages become tombstones in a transaction of the pool.
+    send(&mut c, 6).await;
+    send(&mut c, 7).await;
+    assert_eq!(unread_from(&server, &bob_token, &carol).await, 2);
+    let (status, body) = server
+        .http(
+            "DELETE",
+            "/api/users/me",
+            Some(&carol_token),
+            Some(json!({ "password": "Secret123" })),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(unread_from(&server, &bob_token, &carol).await, 0);
+    move_soon().await;
+    send(&mut a, 8).await;
+    if sqlite {
+        assert_eq!(counted(&carol).await, 0, "tombstones are not unread");
+        assert_eq!(counted(&alice).await, 5);
+    }
+    assert_eq!(unread_from(&server, &bob_token, &carol).await, 0);
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 5);
+
+    // One stored and unsent between two moves.
+    let m9 = send(&mut a, 9).await;
+    let ack = a
+        .emit_ack("message:unsend", json!({ "messageId": m9 }))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    move_soon().await;
+    send(&mut a, 10).await;
+    if sqlite {
+        assert_eq!(counted(&alice).await, 6, "m9 was unsent");
+    }
+    assert_eq!(unread_from(&server, &bob_token, &alice).await, 6);
+    server.stop().await;
+}

@@ -141,6 +141,9 @@ impl Store {
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        // Its unread messages above the watermark are no longer unread, and
+        // only the writer's own changes are in its tally (SQLite).
+        self.writer().changed_elsewhere();
         let profile: Option<(Option<String>,)> =
             sqlx::query_as("select profile_image from users where id = $1")
                 .bind(&id)

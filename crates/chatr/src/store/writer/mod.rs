@@ -335,6 +335,24 @@ impl Sink {
 #[derive(Clone)]
 pub struct Writer {
     tx: Sink,
+    /// SQLite: see `ChangedElsewhere`.
+    elsewhere: Option<Arc<ChangedElsewhere>>,
+}
+
+/// Changes to which messages are unread, made by a transaction of the pool
+/// rather than by the writer: an account's deletion turns its messages into
+/// tombstones. The SQLite writer adds up the unread messages above the
+/// watermark as it stores and reads them (see `sqlite::Watermark`); such a
+/// change leaves that tally wrong, so the writer counts from the table at
+/// its next move instead.
+#[derive(Default)]
+pub(in crate::store) struct ChangedElsewhere(std::sync::atomic::AtomicU64);
+
+impl ChangedElsewhere {
+    /// How many such changes were made so far.
+    fn seen(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Writer {
@@ -347,8 +365,24 @@ impl Writer {
         synchronous: Synchronous,
         search_done: Arc<std::sync::atomic::AtomicI64>,
     ) -> Result<Self> {
-        let tx = sqlite::start(path, synchronous, search_done).await?;
-        Ok(Self { tx })
+        let elsewhere = Arc::new(ChangedElsewhere::default());
+        let tx = sqlite::start(path, synchronous, search_done, elsewhere.clone()).await?;
+        Ok(Self {
+            tx,
+            elsewhere: Some(elsewhere),
+        })
+    }
+
+    /// Says that the write transaction in progress, which holds the write
+    /// lock, has marked messages read or deleted outside the writer. The
+    /// writer reads this after taking the lock for a batch, so it sees
+    /// every such transaction that committed before that batch.
+    pub(in crate::store) fn changed_elsewhere(&self) {
+        if let Some(elsewhere) = &self.elsewhere {
+            elsewhere
+                .0
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// PostgreSQL: a writer task on a connection of the pool.
@@ -357,6 +391,7 @@ impl Writer {
         tokio::spawn(postgres::run(pool, rx));
         Self {
             tx: Sink::Channel(tx),
+            elsewhere: None,
         }
     }
 

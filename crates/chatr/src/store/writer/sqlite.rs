@@ -13,16 +13,16 @@ use uuid::Uuid;
 
 use super::queue::{Producer, Queue};
 use super::{
-    Ask, CHANGE_FACTS, Change, Changed, Check, EDIT_APPLY, EDIT_KEEP, INSERT_CONTACT,
-    INSERT_MESSAGE, INSERT_TEXT, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION, Pending, QUEUE,
-    REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE, RECEIPT_FACTS,
-    RECEIPT_READ_AT, RECEIPT_STATUS, RECEIPT_STEP, RECEIPT_STEP_ANY_TYPE, Receipted, Sink,
-    UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, Unread, contact_pair, facts,
+    Ask, CHANGE_FACTS, Change, Changed, ChangedElsewhere, Check, EDIT_APPLY, EDIT_KEEP,
+    INSERT_CONTACT, INSERT_MESSAGE, INSERT_TEXT, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION,
+    Pending, QUEUE, REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE,
+    RECEIPT_FACTS, RECEIPT_READ_AT, RECEIPT_STATUS, RECEIPT_STEP, RECEIPT_STEP_ANY_TYPE, Receipted,
+    Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, Unread, contact_pair, facts,
     record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
-use crate::model::{Message, MessageType, Reaction, Step};
+use crate::model::{Message, MessageType, Reaction, Step, Stored};
 
 /// Takes back a contact made for a message that could not be stored (see
 /// `insert`); PostgreSQL needs none, as a failed statement fails its batch.
@@ -63,6 +63,7 @@ struct Signals {
     /// The last of `search_changes` the search index applied (see
     /// `store::indexer`).
     search_done: Arc<AtomicI64>,
+    elsewhere: Arc<ChangedElsewhere>,
 }
 
 /// Opens the write connection, starts its owner (an inline task, or a
@@ -71,15 +72,17 @@ pub(super) async fn start(
     path: PathBuf,
     synchronous: Synchronous,
     search_done: Arc<AtomicI64>,
+    elsewhere: Arc<ChangedElsewhere>,
 ) -> Result<Sink> {
     let signals = Arc::new(Signals {
         gate: tokio::sync::RwLock::new(()),
         search_done,
+        elsewhere,
     });
     let (sink, link) = match synchronous {
         Synchronous::Normal => {
             let conn = open(&path, synchronous)?;
-            let watermark = Watermark::read(&conn)?;
+            let watermark = Watermark::read(&conn, &signals.elsewhere)?;
             // The inline writer never waits for a lock: it would wait on the
             // runtime thread that the holder may need to finish (see `inline`).
             conn.busy_timeout(Duration::ZERO).map_err(db)?;
@@ -99,7 +102,7 @@ pub(super) async fn start(
                 .name("chatr-writer".into())
                 .spawn(move || {
                     let opened_conn = open(&writer_path, synchronous)
-                        .and_then(|conn| Ok((Watermark::read(&conn)?, conn)));
+                        .and_then(|conn| Ok((Watermark::read(&conn, &wanted.elsewhere)?, conn)));
                     match opened_conn {
                         Ok((watermark, conn)) => {
                             let _ = opened.send(Ok(()));
@@ -305,7 +308,7 @@ fn commit(
     queued: impl FnOnce() -> usize,
 ) {
     let (jobs, started) = (batch.len(), Instant::now());
-    let committed = apply(conn, batch.drain(..), writing, &signals.search_done);
+    let committed = apply(conn, batch.drain(..), writing, signals);
     record_batch(jobs, started, queued());
     answer(&mut writing.pending, committed);
 }
@@ -371,13 +374,16 @@ fn apply(
     conn: &Connection,
     jobs: impl Iterator<Item = Job>,
     writing: &mut Writing,
-    search_done: &AtomicI64,
+    signals: &Signals,
 ) -> bool {
     let Writing {
         pending,
         stop,
         watermark,
     } = writing;
+    // This connection holds the write lock: every change made elsewhere has
+    // committed or not begun.
+    watermark.changed_elsewhere(signals.elsewhere.seen());
     let mut unread = Unread::default();
     let mut hot = Hot::default();
     for job in jobs {
@@ -389,15 +395,13 @@ fn apply(
                 reply,
             } => {
                 let r = insert(conn, &mut hot, &message, ensure_contact);
-                if let Ok(Insert::New { seq, .. }) = r
-                    && watermark.counts_now(seq)
-                {
-                    unread.add(message.recipient_id, message.sender_id, 1);
+                if let Ok(Insert::New { seq, .. }) = r {
+                    watermark.stored(seq, &message, &mut unread);
                 }
                 pending.push(Pending::Insert(reply, r));
             }
             Job::Receipt { ask, reply } => {
-                let r = receipt(conn, &mut hot, ask, watermark.seq, &mut unread);
+                let r = receipt(conn, &mut hot, ask, watermark, &mut unread);
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -414,7 +418,12 @@ fn apply(
                 check,
                 reply,
             } => {
-                let r = change_message(conn, id, change, check, search_done);
+                let r = change_message(conn, id, change, check, &signals.search_done);
+                if let Ok(Changed::Unsent { .. }) = r {
+                    // Whether it was unread and above the watermark is not
+                    // at hand; unsends are rare, so the next move counts.
+                    watermark.tally = None;
+                }
                 pending.push(Pending::Change(reply, r));
             }
             Job::Ping(reply) => pending.push(Pending::Unit(reply, Ok(()))),
@@ -443,6 +452,8 @@ fn apply(
             tracing::error!(error = %e, "write transaction failed");
             // Leaves no transaction open for the next batch.
             let _ = conn.execute_batch("rollback");
+            // The tally holds this batch's messages, which are gone.
+            watermark.tally = None;
             false
         }
     }
@@ -587,10 +598,18 @@ pub(super) struct Watermark {
     /// Messages stored above `seq` since it last moved.
     above: u32,
     moved: Instant,
+    /// The unread messages above `seq`, per conversation, added up as this
+    /// writer stores and reads them, so that a move need not read them back
+    /// from the table (2,800 instructions a message, round 28). `None` when
+    /// not known: after a start, a failed batch, an unsend, or a change made
+    /// elsewhere (`ChangedElsewhere`); the next move then reads the table.
+    tally: Option<Unread>,
+    /// `ChangedElsewhere::seen` when the tally was last known to be right.
+    elsewhere: u64,
 }
 
 impl Watermark {
-    fn read(conn: &Connection) -> Result<Self> {
+    fn read(conn: &Connection, elsewhere: &ChangedElsewhere) -> Result<Self> {
         let seq = conn
             .query_row("select seq from unread_watermark", [], |r| r.get(0))
             .map_err(db)?;
@@ -598,44 +617,55 @@ impl Watermark {
             seq,
             above: 0,
             moved: Instant::now(),
+            // What lies above was stored before this start.
+            tally: None,
+            elsewhere: elsewhere.seen(),
         })
     }
 
-    /// A message was stored as `seq`: whether it is counted now, lying at
-    /// or below the watermark (a number SQLite reused); else a move will.
-    fn counts_now(&mut self, seq: i64) -> bool {
-        let below = seq <= self.seq;
-        if !below {
-            self.above += 1;
+    /// At the start of a batch: `seen` is `ChangedElsewhere::seen` now.
+    fn changed_elsewhere(&mut self, seen: u64) {
+        if seen != self.elsewhere {
+            self.elsewhere = seen;
+            self.tally = None;
         }
-        below
+    }
+
+    /// `m` was stored as `seq`: counted now in `unread` when it lies at or
+    /// below the watermark (a number SQLite reused), else in the tally.
+    fn stored(&mut self, seq: i64, m: &Message, unread: &mut Unread) {
+        if seq <= self.seq {
+            unread.add(m.recipient_id, m.sender_id, 1);
+            return;
+        }
+        self.above += 1;
+        if let Some(tally) = &mut self.tally {
+            tally.add(m.recipient_id, m.sender_id, 1);
+        }
+    }
+
+    /// The unread message `seq` of `stored` was read.
+    fn read_one(&mut self, seq: i64, stored: &Stored, unread: &mut Unread) {
+        if seq <= self.seq {
+            unread.add(stored.recipient_id, stored.sender_id, -1);
+        } else if let Some(tally) = &mut self.tally {
+            tally.add(stored.recipient_id, stored.sender_id, -1);
+        }
     }
 
     /// Inside the batch's transaction: when due (or `now`), counts what lies
     /// above the watermark and moves it to the newest message. The new
     /// watermark, to keep once the transaction commits.
-    ///
-    /// The rows are grouped here, not by SQLite: its `group by` sorted them
-    /// by two text columns first, 4,200 instructions per message under load;
-    /// reading the ids and summing them here cost 3,100 (docs/benchmarks.md,
-    /// round 22).
-    fn move_up(&self, conn: &Connection, now: bool) -> rusqlite::Result<Option<i64>> {
+    fn move_up(&mut self, conn: &Connection, now: bool) -> rusqlite::Result<Option<i64>> {
         let due = now || self.above >= UNREAD_ABOVE_AT_MOST || self.moved.elapsed() >= UNREAD_EVERY;
         if self.above == 0 || !due {
             return Ok(None);
         }
-        let mut unread = Unread::default();
-        {
-            let mut st = conn.prepare_cached(UNREAD_ABOVE)?;
-            let mut rows = st.query(params![self.seq])?;
-            while let Some(r) = rows.next()? {
-                // The writer stored these ids from `Uuid`s; one that does not
-                // read back as one is no conversation a reader could list.
-                if let (Some(recipient), Some(sender)) = (uuid_at(r, 0)?, uuid_at(r, 1)?) {
-                    unread.add(recipient, sender, 1);
-                }
-            }
-        }
+        // Taken either way: a failed move leaves it unknown.
+        let mut unread = match self.tally.take() {
+            Some(tally) => tally,
+            None => unread_above(conn, self.seq)?,
+        };
         add_unread(conn, &mut unread)?;
         conn.prepare_cached(UNREAD_MOVE)?
             .query_row([], |r| r.get(0))
@@ -647,8 +677,29 @@ impl Watermark {
             self.seq = seq;
             self.above = 0;
             self.moved = Instant::now();
+            self.tally = Some(Unread::default());
         }
     }
+}
+
+/// The unread messages above `seq`, read from the table.
+///
+/// The rows are grouped here, not by SQLite: its `group by` sorted them
+/// by two text columns first, 4,200 instructions per message under load;
+/// reading the ids and summing them here cost 3,100 (docs/benchmarks.md,
+/// round 22).
+fn unread_above(conn: &Connection, seq: i64) -> rusqlite::Result<Unread> {
+    let mut unread = Unread::default();
+    let mut st = conn.prepare_cached(UNREAD_ABOVE)?;
+    let mut rows = st.query(params![seq])?;
+    while let Some(r) = rows.next()? {
+        // The writer stored these ids from `Uuid`s; one that does not
+        // read back as one is no conversation a reader could list.
+        if let (Some(recipient), Some(sender)) = (uuid_at(r, 0)?, uuid_at(r, 1)?) {
+            unread.add(recipient, sender, 1);
+        }
+    }
+    Ok(unread)
 }
 
 /// The conversations of the unread messages above the watermark (`?1`).
@@ -679,7 +730,7 @@ fn receipt<'c>(
     conn: &'c Connection,
     statements: &mut Hot<'c>,
     ask: Ask,
-    watermark: i64,
+    watermark: &mut Watermark,
     unread: &mut Unread,
 ) -> Result<Receipted> {
     let Ask {
@@ -725,9 +776,8 @@ fn receipt<'c>(
         None => Ok(0),
     }
     .map_err(db)?;
-    // A message above the watermark is not in the counts yet.
-    if reads && seq <= watermark {
-        unread.add(stored.recipient_id, stored.sender_id, -1);
+    if reads {
+        watermark.read_one(seq, &stored, unread);
     }
     Ok(Receipted::of(&stored, changed))
 }
@@ -1119,9 +1169,14 @@ mod tests {
             .unwrap();
         drop(conn);
 
-        let tx = start(path.clone(), Synchronous::Normal, Arc::default())
-            .await
-            .unwrap();
+        let tx = start(
+            path.clone(),
+            Synchronous::Normal,
+            Arc::default(),
+            Arc::default(),
+        )
+        .await
+        .unwrap();
         let send = |job| {
             let tx = tx.clone();
             async move { assert!(tx.send(job).await.is_ok()) }
