@@ -235,6 +235,18 @@ async fn a_malformed_payload_gets_message_error_and_the_connection_stays_usable(
     server.stop().await;
 }
 
+/// Sends `m{n}` to `to` and returns the stored message's id.
+async fn send_numbered(from: &mut support::Client, to: &str, n: usize) -> String {
+    let ack = from
+        .emit_ack(
+            "message:send",
+            json!({ "recipientId": to, "content": format!("m{n}") }),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    ack["message"]["id"].as_str().unwrap().to_owned()
+}
+
 /// Bob's unread count from Alice, as `GET /api/messages/conversations` says.
 async fn unread_from(server: &TestServer, token: &str, partner: &str) -> i64 {
     let (status, body) = server
@@ -262,16 +274,7 @@ async fn unread_counts_are_exact_whether_or_not_the_writer_has_added_them_up() {
     let mut a = server.connect(&alice_token).await;
     let mut b = server.connect(&bob_token).await;
     let mut ids = Vec::new();
-    let send = async |a: &mut support::Client, n: usize| {
-        let ack = a
-            .emit_ack(
-                "message:send",
-                json!({ "recipientId": bob, "content": format!("m{n}") }),
-            )
-            .await;
-        assert_eq!(ack["ok"], true, "{ack}");
-        ack["message"]["id"].as_str().unwrap().to_owned()
-    };
+    let send = async |a: &mut support::Client, n: usize| send_numbered(a, &bob, n).await;
     for n in 1..=4 {
         ids.push(send(&mut a, n).await);
     }
@@ -336,16 +339,7 @@ async fn unread_counts_stay_exact_through_moves_after_reads_unsends_and_a_delete
     let mut a = server.connect(&alice_token).await;
     let mut b = server.connect(&bob_token).await;
     let mut c = server.connect(&carol_token).await;
-    let send = async |from: &mut support::Client, n: usize| {
-        let ack = from
-            .emit_ack(
-                "message:send",
-                json!({ "recipientId": bob, "content": format!("m{n}") }),
-            )
-            .await;
-        assert_eq!(ack["ok"], true, "{ack}");
-        ack["message"]["id"].as_str().unwrap().to_owned()
-    };
+    let send = async |from: &mut support::Client, n: usize| send_numbered(from, &bob, n).await;
     let counted = async |sender: &str| {
         server
             .count(
@@ -384,15 +378,7 @@ async fn unread_counts_stay_exact_through_moves_after_reads_unsends_and_a_delete
     send(&mut c, 6).await;
     send(&mut c, 7).await;
     assert_eq!(unread_from(&server, &bob_token, &carol).await, 2);
-    let (status, body) = server
-        .http(
-            "DELETE",
-            "/api/users/me",
-            Some(&carol_token),
-            Some(json!({ "password": "Secret123" })),
-        )
-        .await;
-    assert_eq!(status, 204, "{body}");
+    server.delete_account(&carol_token).await;
     assert_eq!(unread_from(&server, &bob_token, &carol).await, 0);
     move_soon().await;
     send(&mut a, 8).await;

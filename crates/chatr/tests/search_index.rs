@@ -66,15 +66,7 @@ async fn a_deleted_accounts_words_leave_the_search_index() {
     })
     .await;
 
-    let (status, body) = server
-        .http(
-            "DELETE",
-            "/api/users/me",
-            Some(&alice_token),
-            Some(json!({ "password": "Secret123" })),
-        )
-        .await;
-    assert_eq!(status, 204, "{body}");
+    server.delete_account(&alice_token).await;
     eventually("a deleted account's words are still in the index", || {
         indexed(&data_dir, "marmalade") == 0 && indexed(&data_dir, "toast") == 0
     })

@@ -119,6 +119,19 @@ impl TestServer {
         )
     }
 
+    /// Deletes the account `token` signs in as, with the password `register` gave it.
+    pub async fn delete_account(&self, token: &str) {
+        let (status, body) = self
+            .http(
+                "DELETE",
+                "/api/users/me",
+                Some(token),
+                Some(json!({ "password": "Secret123" })),
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+
     /// A connection of its own to the server's database, behind its back.
     async fn database(&self) -> sqlx::AnyConnection {
         use sqlx::Connection;
