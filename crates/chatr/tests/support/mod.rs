@@ -297,6 +297,13 @@ impl Client {
             .expect("connection closed")
     }
 
+    /// Emits, waits for the acknowledgement and checks that it says `ok`.
+    pub async fn emit_ok(&mut self, event: &str, payload: Value) -> Value {
+        let ack = self.emit_ack(event, payload).await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        ack
+    }
+
     /// Emits and returns the pending acknowledgement.
     pub async fn emit_with_ack(&mut self, event: &str, payload: Value) -> oneshot::Receiver<Value> {
         self.next_ack += 1;

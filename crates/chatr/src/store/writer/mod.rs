@@ -349,6 +349,10 @@ pub struct Writer {
 pub(in crate::store) struct ChangedElsewhere(std::sync::atomic::AtomicU64);
 
 impl ChangedElsewhere {
+    fn note(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// How many such changes were made so far.
     fn seen(&self) -> u64 {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
@@ -379,9 +383,7 @@ impl Writer {
     /// every such transaction that committed before that batch.
     pub(in crate::store) fn changed_elsewhere(&self) {
         if let Some(elsewhere) = &self.elsewhere {
-            elsewhere
-                .0
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            elsewhere.note();
         }
     }
 
