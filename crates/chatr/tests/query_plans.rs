@@ -28,7 +28,7 @@ async fn hot_queries_use_indexes() {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let checks: [(&str, &'static str); 8] = [
+    let checks: [(&str, &'static str); 9] = [
         (
             "offline delivery",
             "select * from messages where recipient_id = 'a' and status = 'sent' and seq > 5 and seq <= 90 order by seq limit 50",
@@ -39,12 +39,19 @@ async fn hot_queries_use_indexes() {
         ),
         (
             "receipt",
-            "select sender_id, recipient_id, type, status from messages where id = 'x'",
+            "select sender_id, recipient_id, type, status, seq, read_at is null and deleted_at is null \
+             from messages where seq = coalesce(?2, (select seq from messages where id = ?1)) and id = ?1",
         ),
         (
             "receipt's usual step",
-            "update messages set status = ?1 where id = ?2 and recipient_id = ?3 and sender_id = ?4 \
-             and status = ?5 and (?6 is null or (type in (?7, ?8)) = ?6)",
+            "update messages set status = ?1 where seq = coalesce(?9, (select seq from messages where id = ?2)) \
+             and id = ?2 and recipient_id = ?3 and sender_id = ?4 and status = ?5 \
+             and (?6 is null or (type in (?7, ?8)) = ?6)",
+        ),
+        (
+            "receipt's usual step of any type",
+            "update messages set status = ?1 where seq = coalesce(?6, (select seq from messages where id = ?2)) \
+             and id = ?2 and recipient_id = ?3 and sender_id = ?4 and status = ?5",
         ),
         (
             "contacts",
@@ -80,13 +87,15 @@ async fn hot_queries_use_indexes() {
                 "{name} does not use messages_pending:\n{plan}"
             );
         }
-        // A receipt finds its message by the id's own index (its `status`
-        // is a parameter, so the partial index of what is still 'sent'
-        // cannot serve, and the pair's index would walk a conversation).
+        // A receipt finds its message by its `seq` when the writer knows
+        // it, else by the id's own index (its `status` is a parameter, so
+        // the partial index of what is still 'sent' cannot serve, and the
+        // pair's index would walk a conversation).
         if name.starts_with("receipt") {
             assert!(
-                plan.contains("sqlite_autoindex_messages_1 (id=?)"),
-                "{name} does not go by id:\n{plan}"
+                plan.contains("INTEGER PRIMARY KEY (rowid=?)")
+                    && plan.contains("sqlite_autoindex_messages_1 (id=?)"),
+                "{name} does not go by seq, or else by id:\n{plan}"
             );
         }
         // What the counts leave to the reader is a range of one conversation's index.

@@ -17,6 +17,7 @@
 
 mod postgres;
 mod queue;
+mod recent;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -62,21 +63,40 @@ const INSERT_CONTACT: &str =
 // where it changes no row nothing was changed and the writer reads the
 // message and lets the rule decide. Reading first cost a second statement
 // per receipt (docs/benchmarks.md, round 23). No `returning`: SQLite builds
-// a temporary table for it on every run. `$6` says whether the message must
-// be audio, or is null.
-const RECEIPT_STEP: &str = "update messages set status = $1 \
-     where id = $2 and recipient_id = $3 and sender_id = $4 and status = $5 \
-     and ($6 is null or (type in ($7, $8)) = $6)";
+// a temporary table for it on every run. `?6` says whether the message must
+// be audio, or is null. `?9` is where the writer stored the message lately
+// (`recent::Recent`), or null: the row is then found by the table's own key
+// rather than by searching the id index with a text key (round 29); the id
+// is checked all the same, so a wrong `?9` finds no row.
+//
+// Numbered `?9`, not `$9`: SQLite numbers `$` parameters in the order they
+// first appear, and `?` by their number.
+const RECEIPT_STEP: &str = "update messages set status = ?1 \
+     where seq = coalesce(?9, (select seq from messages where id = ?2)) \
+     and id = ?2 and recipient_id = ?3 and sender_id = ?4 and status = ?5 \
+     and (?6 is null or (type in (?7, ?8)) = ?6)";
 // The same for a step that does not depend on the message's type
-// (`delivered`): three parameters fewer to bind (round 27).
-const RECEIPT_STEP_ANY_TYPE: &str = "update messages set status = $1 \
-     where id = $2 and recipient_id = $3 and sender_id = $4 and status = $5";
+// (`delivered`): three parameters fewer to bind (round 27); `?6` is `?9` above.
+const RECEIPT_STEP_ANY_TYPE: &str = "update messages set status = ?1 \
+     where seq = coalesce(?6, (select seq from messages where id = ?2)) \
+     and id = ?2 and recipient_id = ?3 and sender_id = ?4 and status = ?5";
 // Otherwise a receipt finds its message by id once; its update goes by `seq`, the
 // table's own key, instead of searching the id index a second time.
 // The last column says whether a read would take the message out of its
 // recipient's unread count.
-const RECEIPT_FACTS: &str = "select sender_id, recipient_id, type, status, seq, \
-     read_at is null and deleted_at is null from messages where id = $1";
+macro_rules! receipt_facts {
+    ($where:literal) => {
+        concat!(
+            "select sender_id, recipient_id, type, status, seq, \
+             read_at is null and deleted_at is null from messages where ",
+            $where
+        )
+    };
+}
+const RECEIPT_FACTS: &str = receipt_facts!("id = $1");
+// SQLite's, with where the writer stored the message lately (`?2`) as above.
+const RECEIPT_FACTS_NEAR: &str =
+    receipt_facts!("seq = coalesce(?2, (select seq from messages where id = ?1)) and id = ?1");
 // One statement per conversation a batch changed (see `Unread`).
 const UNREAD_ADD: &str = "insert into unread_counts (recipient_id, sender_id, n) values ($1, $2, $3) \
      on conflict (recipient_id, sender_id) do update set n = unread_counts.n + excluded.n";

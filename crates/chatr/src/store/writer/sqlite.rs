@@ -12,13 +12,14 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::queue::{Producer, Queue};
+use super::recent::Recent;
 use super::{
     Ask, CHANGE_FACTS, Change, Changed, ChangedElsewhere, Check, EDIT_APPLY, EDIT_KEEP,
     INSERT_CONTACT, INSERT_MESSAGE, INSERT_TEXT, Insert, Job, LAST_SEEN, MAX_BATCH, NO_DURATION,
     Pending, QUEUE, REACTION_DROP, REACTION_OF, REACTION_PUT, REACTIONS, RECEIPT_ADVANCE,
-    RECEIPT_FACTS, RECEIPT_READ_AT, RECEIPT_STATUS, RECEIPT_STEP, RECEIPT_STEP_ANY_TYPE, Receipted,
-    Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, Unread, contact_pair, facts,
-    record_batch, stored, waveform_json,
+    RECEIPT_FACTS_NEAR, RECEIPT_READ_AT, RECEIPT_STATUS, RECEIPT_STEP, RECEIPT_STEP_ANY_TYPE,
+    Receipted, Sink, UNREAD_ADD, UNSEND_APPLY, UNSEND_EDITS, UNSEND_REACTIONS, Unread,
+    contact_pair, facts, record_batch, stored, waveform_json,
 };
 use crate::config::Synchronous;
 use crate::error::{Error, Result};
@@ -320,6 +321,7 @@ struct Writing {
     /// Set by a shutdown job: the writer stops after this batch.
     stop: Option<oneshot::Sender<()>>,
     watermark: Watermark,
+    recent: Recent,
 }
 
 impl Writing {
@@ -328,6 +330,7 @@ impl Writing {
             pending: Vec::with_capacity(MAX_BATCH),
             stop: None,
             watermark,
+            recent: Recent::default(),
         }
     }
 }
@@ -380,6 +383,7 @@ fn apply(
         pending,
         stop,
         watermark,
+        recent,
     } = writing;
     // This connection holds the write lock: every change made elsewhere has
     // committed or not begun.
@@ -397,11 +401,13 @@ fn apply(
                 let r = insert(conn, &mut hot, &message, ensure_contact);
                 if let Ok(Insert::New { seq, .. }) = r {
                     watermark.stored(seq, &message, &mut unread);
+                    recent.stored(message.id, seq);
                 }
                 pending.push(Pending::Insert(reply, r));
             }
             Job::Receipt { ask, reply } => {
-                let r = receipt(conn, &mut hot, ask, watermark, &mut unread);
+                let near = recent.seq(&ask.id);
+                let r = receipt(conn, &mut hot, ask, near, watermark, &mut unread);
                 pending.push(Pending::Receipt(reply, r));
             }
             Job::LastSeen { user, at, reply } => {
@@ -452,8 +458,10 @@ fn apply(
             tracing::error!(error = %e, "write transaction failed");
             // Leaves no transaction open for the next batch.
             let _ = conn.execute_batch("rollback");
-            // The tally holds this batch's messages, which are gone.
+            // The tally holds this batch's messages, which are gone, and
+            // their places may go to others.
             watermark.tally = None;
+            recent.forget();
             false
         }
     }
@@ -730,6 +738,7 @@ fn receipt<'c>(
     conn: &'c Connection,
     statements: &mut Hot<'c>,
     ask: Ask,
+    near: Option<i64>,
     watermark: &mut Watermark,
     unread: &mut Unread,
 ) -> Result<Receipted> {
@@ -742,7 +751,7 @@ fn receipt<'c>(
     let mut key = Uuid::encode_buffer();
     let key: &str = id.hyphenated().encode_lower(&mut key);
     if let Some(step) = usual.filter(|_| read_at.is_none()) {
-        let moved = usual_step(conn, statements, key, &step).map_err(db)?;
+        let moved = usual_step(conn, statements, key, near, &step).map_err(db)?;
         if moved {
             return Ok(Receipted {
                 sender_id: step.sender_id,
@@ -751,15 +760,22 @@ fn receipt<'c>(
             });
         }
     }
-    let facts = hot(&mut statements.facts, conn, RECEIPT_FACTS)
-        .and_then(|st| {
-            st.query_row(params![key], |r| {
-                let stored = stored(text(r, 0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?);
-                Ok((stored, r.get::<_, i64>(4)?, r.get::<_, bool>(5)?))
+    let mut facts = |near: Option<i64>| {
+        hot(&mut statements.facts, conn, RECEIPT_FACTS_NEAR)
+            .and_then(|st| {
+                st.query_row(params![key, near], |r| {
+                    let stored = stored(text(r, 0)?, text(r, 1)?, text(r, 2)?, text(r, 3)?);
+                    Ok((stored, r.get::<_, i64>(4)?, r.get::<_, bool>(5)?))
+                })
+                .optional()
             })
-            .optional()
-        })
-        .map_err(db)?;
+            .map_err(db)
+    };
+    let facts = match facts(near)? {
+        // Not where the writer stored it lately: by its id, then.
+        None if near.is_some() => facts(None)?,
+        found => found,
+    };
     let (stored, seq, counted) = facts.ok_or_else(|| Error::not_found("message not found"))?;
     let stored = stored?;
     let changed = decide(&stored)?;
@@ -785,37 +801,45 @@ fn receipt<'c>(
 /// Moves the message `key` by `step` where every fact in the step holds;
 /// `false` when nothing matched and nothing changed. By `RECEIPT_STEP`
 /// when the step names the message's type (`step.audio`), else by
-/// `RECEIPT_STEP_ANY_TYPE`.
+/// `RECEIPT_STEP_ANY_TYPE`; at `near` when given (see `Recent`).
 fn usual_step<'c>(
     conn: &'c Connection,
     statements: &mut Hot<'c>,
     key: &str,
+    near: Option<i64>,
     step: &Step,
 ) -> rusqlite::Result<bool> {
     let mut buffers = [Uuid::encode_buffer(); 2];
     let [recipient, sender] = &mut buffers;
     let recipient: &str = step.recipient_id.hyphenated().encode_lower(recipient);
     let sender: &str = step.sender_id.hyphenated().encode_lower(sender);
-    let changed =
-        match step.audio {
-            Some(audio) => {
-                let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
-                hot(&mut statements.step, conn, RECEIPT_STEP)?.execute(params![
-                    step.to.as_str(),
-                    key,
-                    recipient,
-                    sender,
-                    step.from.as_str(),
-                    audio,
-                    audio_a,
-                    audio_b,
-                ])?
-            }
-            // The type is no fact of this step.
-            None => hot(&mut statements.step_any_type, conn, RECEIPT_STEP_ANY_TYPE)?.execute(
-                params![step.to.as_str(), key, recipient, sender, step.from.as_str(),],
-            )?,
-        };
+    let changed = match step.audio {
+        Some(audio) => {
+            let [audio_a, audio_b] = MessageType::AUDIO.map(MessageType::as_str);
+            hot(&mut statements.step, conn, RECEIPT_STEP)?.execute(params![
+                step.to.as_str(),
+                key,
+                recipient,
+                sender,
+                step.from.as_str(),
+                audio,
+                audio_a,
+                audio_b,
+                near,
+            ])?
+        }
+        // The type is no fact of this step.
+        None => {
+            hot(&mut statements.step_any_type, conn, RECEIPT_STEP_ANY_TYPE)?.execute(params![
+                step.to.as_str(),
+                key,
+                recipient,
+                sender,
+                step.from.as_str(),
+                near
+            ])?
+        }
+    };
     Ok(changed == 1)
 }
 
@@ -1147,6 +1171,77 @@ mod tests {
             })
             .unwrap();
         assert_eq!(content, "hello");
+    }
+
+    /// Where the writer stored a message lately is only a hint: a receipt
+    /// given a wrong one changes no other message, and still finds its own.
+    #[test]
+    fn a_receipt_at_a_wrong_place_finds_its_message_by_id() {
+        use crate::model::Status;
+        let conn = Connection::open_in_memory().unwrap();
+        for migration in sqlx::migrate!("./migrations/sqlite").iter() {
+            conn.execute_batch(migration.sql.as_str()).unwrap();
+        }
+        let (a, b) = (Uuid::from_u128(2), Uuid::from_u128(3));
+        let sent = |id: u128| Message {
+            id: Uuid::from_u128(id),
+            ..Message::sent(a, b, crate::model::MessageType::Text, "hello".into())
+        };
+        let mut statements = Hot::default();
+        let mut seqs = Vec::new();
+        for id in [10, 11] {
+            match insert(&conn, &mut statements, &sent(id), false) {
+                Ok(Insert::New { seq, .. }) => seqs.push(seq),
+                _ => panic!("not stored"),
+            }
+        }
+        let step = Step {
+            sender_id: a,
+            recipient_id: b,
+            from: Status::Sent,
+            to: Status::Delivered,
+            audio: None,
+        };
+        let status = |seq: i64| -> String {
+            conn.query_row("select status from messages where seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        let first = Uuid::from_u128(10).to_string();
+        // The second message's place, given for the first.
+        let moved = usual_step(&conn, &mut statements, &first, Some(seqs[1]), &step).unwrap();
+        assert!(!moved);
+        assert_eq!(status(seqs[1]), "sent");
+        let ask = Ask {
+            id: Uuid::from_u128(10),
+            read_at: None,
+            usual: Some(step),
+            decide: Box::new(|_| Ok(Some(Status::Delivered))),
+        };
+        let mut watermark = Watermark {
+            seq: 0,
+            above: 0,
+            moved: Instant::now(),
+            tally: None,
+            elsewhere: 0,
+        };
+        let receipted = receipt(
+            &conn,
+            &mut statements,
+            ask,
+            Some(seqs[1]),
+            &mut watermark,
+            &mut Unread::default(),
+        )
+        .unwrap();
+        assert_eq!(receipted.changed, Some(Status::Delivered));
+        assert_eq!(status(seqs[0]), "delivered");
+        assert_eq!(status(seqs[1]), "sent");
+        // And at its own place, by the step.
+        let second = Uuid::from_u128(11).to_string();
+        assert!(usual_step(&conn, &mut statements, &second, Some(seqs[1]), &step).unwrap());
+        assert_eq!(status(seqs[1]), "delivered");
     }
 
     /// A steady stream of commits, each waited for, like a busy server's:
