@@ -140,7 +140,18 @@ impl Fanout {
             Ok(packet) => packet,
             Err(e) => return tracing::error!(error = %e, event = event.name(), "encoding an event"),
         };
-        nsp.broadcast(&rooms, Except::default(), &packet);
+        self.broadcast(&nsp, rooms, &packet);
+    }
+
+    /// `event` with `json`, its one argument already written, as `emit`.
+    fn emit_json(&self, rooms: Vec<Room>, event: ServerEvent, json: &str) {
+        let Some(nsp) = self.nsp() else { return };
+        let packet = nsp.event_raw(event.name(), json, Vec::new());
+        self.broadcast(&nsp, rooms, &packet);
+    }
+
+    fn broadcast(&self, nsp: &Nsp, rooms: Vec<Room>, packet: &Packet) {
+        nsp.broadcast(&rooms, Except::default(), packet);
         if self.peers.is_some() {
             let text = packet.text().clone();
             self.relay(Relay::Emit { rooms }, &text);
@@ -292,10 +303,10 @@ impl Announce for Fanout {
                 sender,
                 message_id,
                 status,
-            } => self.emit(
+            } => self.emit_json(
                 vec![Room::User(sender)],
                 ServerEvent::MessageStatus,
-                &protocol::StatusChanged { message_id, status },
+                &protocol::StatusChanged { message_id, status }.json(),
             ),
             Notice::Indicator {
                 kind: Indicator::Typing,
