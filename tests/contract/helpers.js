@@ -43,6 +43,21 @@ export function tempDir(prefix) {
   return dir;
 }
 
+/** What each server this file started wrote to stderr: shown when a test
+ * of the file failed, since the server's side of a failure is otherwise lost
+ * with its temporary directory. */
+const logs = [];
+const LOG_TAIL = 4000;
+process.on('exit', (code) => {
+  if (code === 0) return;
+  for (const { dataDir, stderr } of logs) {
+    const text = stderr();
+    if (!text) continue;
+    const tail = text.length > LOG_TAIL ? `…${text.slice(-LOG_TAIL)}` : text;
+    process.stderr.write(`--- chatr in ${dataDir} wrote:\n${tail}\n`);
+  }
+});
+
 /** Starts chatr; resolves once it prints the port it listens on. */
 /** With CHATR_TEST_PROXY=nginx|caddy every server a test starts is reached
  * through that proxy with its reference configuration (make test-proxy);
@@ -71,6 +86,7 @@ export async function startServer({ env = {}, dataDir, generatedSecret = false, 
   });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; if (process.env.CHATR_TEST_LOG) process.stderr.write(d); });
+  logs.push({ dataDir, stderr: () => stderr });
   const url = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`chatr did not start:\n${stderr}`)), 30000);
@@ -111,6 +127,8 @@ export async function startServer({ env = {}, dataDir, generatedSecret = false, 
  * Sent with node:http rather than fetch: the server may answer (401, 413) before it
  * has read the body, which fetch reports as a network error instead of the answer.
  */
+const UPLOAD_TIMEOUT = 30000;
+
 export async function upload(server, urlPath, token, parts) {
   const form = new FormData();
   for (const [key, value] of Object.entries(parts)) {
@@ -139,8 +157,16 @@ export async function upload(server, urlPath, token, parts) {
         resolve({ status: res.statusCode, body: parsed, headers: new Headers(res.headers) });
       });
     });
-    // An early answer closes the connection while we still write: not an error here.
-    req.on('error', (err) => { if (!['EPIPE', 'ECONNRESET'].includes(err.code)) reject(err); });
+    // An early answer closes the connection while we still write: not an
+    // error when that answer comes. Without one, the request would wait for
+    // ever (a test timeout that says nothing): it fails, saying why.
+    let broken = null;
+    req.on('error', (err) => {
+      if (!['EPIPE', 'ECONNRESET'].includes(err.code)) return reject(err);
+      broken ??= setTimeout(() => reject(new Error(`upload to ${urlPath}: ${err.code} and no answer`)), 2000);
+    });
+    req.on('response', () => clearTimeout(broken));
+    req.setTimeout(UPLOAD_TIMEOUT, () => req.destroy(new Error(`upload to ${urlPath}: no answer in ${UPLOAD_TIMEOUT} ms`)));
     req.end(body);
   });
 }
