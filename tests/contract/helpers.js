@@ -58,12 +58,12 @@ process.on('exit', (code) => {
   }
 });
 
-/** Starts chatr; resolves once it prints the port it listens on. */
 /** With CHATR_TEST_PROXY=nginx|caddy every server a test starts is reached
  * through that proxy with its reference configuration (make test-proxy);
  * `direct` opts a server out (a test that sets up a proxy itself). */
 const PROXY = process.env.CHATR_TEST_PROXY;
 
+/** Starts chatr; resolves once it prints the port it listens on. */
 export async function startServer({ env = {}, dataDir, generatedSecret = false, direct = false } = {}) {
   dataDir ??= tempDir('chatr-contract-');
   const secret = generatedSecret ? undefined : env.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
@@ -122,13 +122,14 @@ export async function startServer({ env = {}, dataDir, generatedSecret = false, 
   };
 }
 
+/** How long an upload may go without an answer before it fails. */
+const UPLOAD_TIMEOUT = 30000;
+
 /**
  * Multipart upload; `parts` maps field names to strings or `{ data, name, type }` files.
  * Sent with node:http rather than fetch: the server may answer (401, 413) before it
  * has read the body, which fetch reports as a network error instead of the answer.
  */
-const UPLOAD_TIMEOUT = 30000;
-
 export async function upload(server, urlPath, token, parts) {
   const form = new FormData();
   for (const [key, value] of Object.entries(parts)) {
@@ -160,12 +161,14 @@ export async function upload(server, urlPath, token, parts) {
     // An early answer closes the connection while we still write: not an
     // error when that answer comes. Without one, the request would wait for
     // ever (a test timeout that says nothing): it fails, saying why.
+    let answered = false;
     let broken = null;
+    req.on('response', () => { answered = true; clearTimeout(broken); });
     req.on('error', (err) => {
       if (!['EPIPE', 'ECONNRESET'].includes(err.code)) return reject(err);
+      if (answered) return;
       broken ??= setTimeout(() => reject(new Error(`upload to ${urlPath}: ${err.code} and no answer`)), 2000);
     });
-    req.on('response', () => clearTimeout(broken));
     req.setTimeout(UPLOAD_TIMEOUT, () => req.destroy(new Error(`upload to ${urlPath}: no answer in ${UPLOAD_TIMEOUT} ms`)));
     req.end(body);
   });
