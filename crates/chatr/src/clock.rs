@@ -34,7 +34,9 @@ pub fn format(t: OffsetDateTime) -> String {
     put(14, t.minute().into(), 2);
     put(17, t.second().into(), 2);
     put(20, t.millisecond().into(), 3);
-    out.iter().map(|&b| char::from(b)).collect()
+    // Digits and ASCII punctuation: always valid UTF-8, copied at once
+    // rather than pushed a character at a time.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn by_description(t: OffsetDateTime) -> String {

@@ -146,7 +146,8 @@ pub fn parse(event: ClientEvent, payload: &Value) -> Result<Command> {
 /// is not inside an `Option` (its `borrow` attribute sees the exact type),
 /// so each field goes through [`borrowed`]: a copy per field was four
 /// allocations per message (docs/benchmarks.md, round 23).
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(rename_all = "camelCase")]
 struct Quick<'a> {
     #[serde(borrow, default, deserialize_with = "borrowed")]
@@ -217,7 +218,10 @@ pub fn parse_quick(event: ClientEvent, raw: &str) -> Option<Command> {
         ClientEvent::AudioListened => Some(Receipt::Listened),
         _ => return None,
     };
-    let q: Quick<'_> = serde_json::from_str(raw).ok()?;
+    let q = match scan(raw) {
+        Some(q) => q,
+        None => serde_json::from_str::<Quick<'_>>(raw).ok()?,
+    };
     let uuid = |v: &Option<Cow<'_, str>>| v.as_deref().and_then(parse_uuid);
     if let Some(receipt) = receipt {
         return Some(Command::Receipt {
@@ -243,6 +247,115 @@ pub fn parse_quick(event: ClientEvent, raw: &str) -> Option<Command> {
         client_message_id,
         reply_to_id,
     }))
+}
+
+/// The usual payload read by hand, without serde: a flat object of
+/// [`Quick`]'s keys, each once, whose values are `null` or strings with
+/// nothing to unescape. What a client sends nearly always, and serde's
+/// machinery for it (a visitor per field, the field names matched through
+/// a generated enum) cost some 1,900 instructions an event, twice a
+/// message (docs/benchmarks.md, round 31). `None` for anything else, even
+/// what is valid, which serde then reads: so where this answers, its
+/// answer is serde's, and the unit tests and the fuzz harness hold it to
+/// that.
+fn scan(raw: &str) -> Option<Quick<'_>> {
+    let b = raw.as_bytes();
+    let mut q = Quick::default();
+    let mut seen = 0u8;
+    let mut i = skip_space(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_space(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (skip_space(b, i + 1) == b.len()).then_some(q);
+    }
+    loop {
+        let (key, after) = plain_string(raw, i)?;
+        i = skip_space(b, after);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_space(b, i + 1);
+        let value = if b[i..].starts_with(b"null") {
+            i += 4;
+            None
+        } else {
+            let (text, after) = plain_string(raw, i)?;
+            i = after;
+            Some(Cow::Borrowed(text))
+        };
+        let (bit, slot) = match key {
+            "recipientId" => (0, &mut q.recipient_id),
+            "content" => (1, &mut q.content),
+            "type" => (2, &mut q.kind),
+            "clientMessageId" => (3, &mut q.client_message_id),
+            "replyToId" => (4, &mut q.reply_to_id),
+            "messageId" => (5, &mut q.message_id),
+            "senderId" => (6, &mut q.sender_id),
+            _ => return None,
+        };
+        if seen & (1 << bit) != 0 {
+            return None;
+        }
+        seen |= 1 << bit;
+        *slot = value;
+        i = skip_space(b, i);
+        match b.get(i) {
+            Some(b',') => i = skip_space(b, i + 1),
+            Some(b'}') => return (skip_space(b, i + 1) == b.len()).then_some(q),
+            _ => return None,
+        }
+    }
+}
+
+/// Past JSON's white space from `i`.
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The string that starts at `i`, and where it ends; `None` unless it is
+/// one with no escape and no control character (which JSON forbids raw).
+fn plain_string(raw: &str, i: usize) -> Option<(&str, usize)> {
+    let b = raw.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let end = i + 1 + stop(&b[i + 1..])?;
+    // `"` is ASCII, so both ends are on character boundaries.
+    (b[end] == b'"').then(|| (&raw[i + 1..end], end + 1))
+}
+
+/// Where the first `"`, `\` or control character of `b` is. Eight bytes at
+/// a time, as serde_json looks for the end of a string: a byte at a time
+/// cost three times serde's reading of the whole payload.
+fn stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte of `v` below `n` (exact up to the first such
+    // byte, which is the one wanted).
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let hits = below(v ^ (ONES * u64::from(b'"')), 1)
+            | below(v ^ (ONES * u64::from(b'\\')), 1)
+            | below(v, 0x20);
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| at + p)
 }
 
 /// `["uuid", …]`, at most 500, duplicates dropped (first occurrence kept).
@@ -300,6 +413,123 @@ mod tests {
             let (quick, general) = both(event, &receipt);
             assert!(quick.is_some(), "{event:?}");
             assert_eq!(quick, general, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn the_hand_reading_answers_only_as_serde_does() {
+        // Pieces of payloads, right and wrong, put together at random.
+        let keys = [
+            "recipientId",
+            "content",
+            "type",
+            "clientMessageId",
+            "replyToId",
+            "messageId",
+            "senderId",
+            "other",
+            "content\\u0041",
+            "Content",
+            "",
+        ];
+        let values = [
+            "\"hi\"",
+            "\"\"",
+            "null",
+            "nul",
+            "nullx",
+            "5",
+            "[1,{}]",
+            "{}",
+            "\"a\\nb\"",
+            "\"\\\"\"",
+            "\"tab\there\"",
+            "\"é ünï\"",
+            "\"x",
+            "true",
+            "\"\u{7f}\"",
+            "\"0b7e4b9e-6a8f-4b7a-9d3c-2f1e0a9b8c7d\"",
+        ];
+        let spaces = ["", " ", "\n\t", "\r", "\u{a0}", "\u{c}"];
+        let mut x = 7u64;
+        let mut pick = |n: usize| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) as usize % n
+        };
+        let mut answered = 0;
+        for _ in 0..50_000 {
+            let mut raw = String::from(spaces[pick(spaces.len())]);
+            raw.push('{');
+            for n in 0..pick(4) {
+                if n > 0 {
+                    raw.push_str([",", ", ", ";", ",,"][pick(4)]);
+                }
+                raw.push_str(spaces[pick(spaces.len())]);
+                raw.push_str(&format!("\"{}\"", keys[pick(keys.len())]));
+                raw.push_str([":", " : ", "", "="][pick(4)]);
+                raw.push_str(values[pick(values.len())]);
+                raw.push_str(spaces[pick(spaces.len())]);
+            }
+            raw.push_str(["}", "} ", "}x", "", "}}"][pick(5)]);
+            let by_hand = scan(&raw);
+            let by_serde = serde_json::from_str::<Quick<'_>>(&raw).ok();
+            if by_hand.is_some() {
+                answered += 1;
+                assert_eq!(by_hand, by_serde, "{raw:?}");
+            }
+        }
+        assert!(answered > 2_000, "only {answered} answered by hand");
+    }
+
+    #[test]
+    fn a_string_stops_where_a_byte_at_a_time_says() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut x = 11u64;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let len = (x >> 58) as usize;
+            // Mostly harmless bytes (some next to the stops: ! # [ ] \x1f
+            // \x20 \x7f \x80 \xff), now and then a stop.
+            let b: Vec<u8> = (0..len)
+                .map(|k| {
+                    let r = (x >> (k % 48)) as u8 ^ (k as u8).wrapping_mul(37);
+                    [
+                        b'a', b'!', b'#', b'[', b']', 0x1f, 0x20, 0x7f, 0x80, 0xff, b'"', b'\\', 0,
+                    ][usize::from(r) % if r & 0xe0 == 0 { 13 } else { 10 }]
+                })
+                .collect();
+            assert_eq!(stop(&b), naive(&b), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn the_hand_reading_takes_what_clients_send() {
+        let raw =
+            format!(" {{ \"recipientId\" : \"{A}\", \"content\":\"é \u{7f}\",\"type\":null }} ");
+        let q = scan(&raw).expect("read by hand");
+        assert!(matches!(q.content, Some(Cow::Borrowed("é \u{7f}"))));
+        assert_eq!(q.recipient_id.as_deref(), Some(A));
+        assert!(q.kind.is_none());
+        assert!(scan("{}").is_some());
+        for left_to_serde in [
+            r#"{"content":"a\nb"}"#,
+            r#"{"content":"a\u0000"}"#,
+            "{\"content\":\"tab\there\"}",
+            r#"{"content":"x","content":"y"}"#,
+            r#"{"content":null,"content":"y"}"#,
+            r#"{"other":"x"}"#,
+            r#"{"content":"x"} x"#,
+            r#"{"content":"x",}"#,
+            r#"{"content":5}"#,
+            r#"{"content":"x""#,
+            r#"{"content"#,
+            "",
+        ] {
+            assert!(scan(left_to_serde).is_none(), "{left_to_serde}");
         }
     }
 
