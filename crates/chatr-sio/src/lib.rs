@@ -19,6 +19,7 @@
 
 mod config;
 pub mod eio;
+pub mod json;
 mod sid;
 mod sio;
 

@@ -504,7 +504,13 @@ impl<H: Handler> Proto<H> {
 pub(crate) fn parse_for_fuzzing(text: &str) -> Option<bool> {
     let p = packet::parse(text, 16).ok()?;
     Some(match p.kind {
-        Kind::Event | Kind::BinaryEvent => packet::event_args(p.data).is_ok(),
+        Kind::Event | Kind::BinaryEvent => {
+            assert!(
+                packet::hand_reading_agrees(p.data),
+                "the hand reading differs"
+            );
+            packet::event_args(p.data).is_ok()
+        }
         Kind::Ack | Kind::BinaryAck => packet::is_array(p.data),
         Kind::Connect => {
             p.data.is_empty() || serde_json::from_str::<serde_json::Value>(p.data).is_ok()

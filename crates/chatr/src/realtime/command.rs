@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use chatr_sio::json::{self, Plain};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -249,41 +250,23 @@ pub fn parse_quick(event: ClientEvent, raw: &str) -> Option<Command> {
     }))
 }
 
-/// The usual payload read by hand, without serde: a flat object of
+/// The usual payload read by hand (`chatr_sio::json`): a flat object of
 /// [`Quick`]'s keys, each once, whose values are `null` or strings with
-/// nothing to unescape. What a client sends nearly always, and serde's
-/// machinery for it (a visitor per field, the field names matched through
-/// a generated enum) cost some 1,900 instructions an event, twice a
-/// message (docs/benchmarks.md, round 31). `None` for anything else, even
-/// what is valid, which serde then reads: so where this answers, its
+/// nothing to unescape, as clients nearly always send. serde read it for
+/// some 1,900 instructions an event, twice a message; this for about 1,350
+/// with the ids (docs/benchmarks.md, round 31). `None` for anything else,
+/// even what is valid, which serde then reads: so where this answers, its
 /// answer is serde's, and the unit tests and the fuzz harness hold it to
 /// that.
 fn scan(raw: &str) -> Option<Quick<'_>> {
-    let b = raw.as_bytes();
     let mut q = Quick::default();
     let mut seen = 0u8;
-    let mut i = skip_space(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = skip_space(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return (skip_space(b, i + 1) == b.len()).then_some(q);
-    }
-    loop {
-        let (key, after) = plain_string(raw, i)?;
-        i = skip_space(b, after);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_space(b, i + 1);
-        let value = if b[i..].starts_with(b"null") {
-            i += 4;
-            None
-        } else {
-            let (text, after) = plain_string(raw, i)?;
-            i = after;
-            Some(Cow::Borrowed(text))
+    let start = json::skip_space(raw.as_bytes(), 0);
+    let end = json::flat_object(raw, start, |key, value| {
+        let value = match value {
+            Plain::Str(text) => Some(Cow::Borrowed(text)),
+            Plain::Null => None,
+            Plain::Bool(_) => return None,
         };
         let (bit, slot) = match key {
             "recipientId" => (0, &mut q.recipient_id),
@@ -295,67 +278,15 @@ fn scan(raw: &str) -> Option<Quick<'_>> {
             "senderId" => (6, &mut q.sender_id),
             _ => return None,
         };
+        // serde refuses a repeated field.
         if seen & (1 << bit) != 0 {
             return None;
         }
         seen |= 1 << bit;
         *slot = value;
-        i = skip_space(b, i);
-        match b.get(i) {
-            Some(b',') => i = skip_space(b, i + 1),
-            Some(b'}') => return (skip_space(b, i + 1) == b.len()).then_some(q),
-            _ => return None,
-        }
-    }
-}
-
-/// Past JSON's white space from `i`.
-fn skip_space(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        i += 1;
-    }
-    i
-}
-
-/// The string that starts at `i`, and where it ends; `None` unless it is
-/// one with no escape and no control character (which JSON forbids raw).
-fn plain_string(raw: &str, i: usize) -> Option<(&str, usize)> {
-    let b = raw.as_bytes();
-    if b.get(i) != Some(&b'"') {
-        return None;
-    }
-    let end = i + 1 + stop(&b[i + 1..])?;
-    // `"` is ASCII, so both ends are on character boundaries.
-    (b[end] == b'"').then(|| (&raw[i + 1..end], end + 1))
-}
-
-/// Where the first `"`, `\` or control character of `b` is. Eight bytes at
-/// a time, as serde_json looks for the end of a string: a byte at a time
-/// cost three times serde's reading of the whole payload.
-fn stop(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The high bit of each byte of `v` below `n` (exact up to the first such
-    // byte, which is the one wanted).
-    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH;
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(word);
-        let hits = below(v ^ (ONES * u64::from(b'"')), 1)
-            | below(v ^ (ONES * u64::from(b'\\')), 1)
-            | below(v, 0x20);
-        if hits != 0 {
-            return Some(at + hits.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let rest = chunks.remainder();
-    rest.iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| at + p)
+        Some(())
+    })?;
+    (json::skip_space(raw.as_bytes(), end) == raw.len()).then_some(q)
 }
 
 /// `["uuid", …]`, at most 500, duplicates dropped (first occurrence kept).
@@ -481,29 +412,6 @@ mod tests {
             }
         }
         assert!(answered > 2_000, "only {answered} answered by hand");
-    }
-
-    #[test]
-    fn a_string_stops_where_a_byte_at_a_time_says() {
-        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-        let mut x = 11u64;
-        for _ in 0..20_000 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let len = (x >> 58) as usize;
-            // Mostly harmless bytes (some next to the stops: ! # [ ] \x1f
-            // \x20 \x7f \x80 \xff), now and then a stop.
-            let b: Vec<u8> = (0..len)
-                .map(|k| {
-                    let r = (x >> (k % 48)) as u8 ^ (k as u8).wrapping_mul(37);
-                    [
-                        b'a', b'!', b'#', b'[', b']', 0x1f, 0x20, 0x7f, 0x80, 0xff, b'"', b'\\', 0,
-                    ][usize::from(r) % if r & 0xe0 == 0 { 13 } else { 10 }]
-                })
-                .collect();
-            assert_eq!(stop(&b), naive(&b), "{b:?}");
-        }
     }
 
     #[test]
