@@ -117,11 +117,9 @@ const RESERVED: [&str; 6] = [
     "removeListener",
 ];
 
-/// Checks that `data` is a JSON array whose first item names the event.
-/// One pass: the name is read as it is met and each further argument only
-/// located (and checked) where it lies, with no list of them built first
-/// and no name read twice; a chat message's events are small, so these
-/// fixed costs were most of an event's parse (docs/benchmarks.md, round 23).
+/// Checks that `data` is a JSON array whose first item names the event,
+/// and locates the further items: by hand for the usual shape, by serde
+/// for everything else.
 pub(crate) fn event_args(data: &str) -> Result<EventArgs, Malformed> {
     flat_event(data).map_or_else(|| event_args_by_serde(data), Ok)
 }
@@ -166,6 +164,10 @@ pub(crate) fn hand_reading_agrees(data: &str) -> bool {
     })
 }
 
+/// One pass: the name is read as it is met and each further argument only
+/// located (and checked) where it lies, with no list of them built first
+/// and no name read twice; a chat message's events are small, so these
+/// fixed costs were most of an event's parse (docs/benchmarks.md, round 23).
 fn event_args_by_serde(data: &str) -> Result<EventArgs, Malformed> {
     let mut de = serde_json::Deserializer::from_str(data);
     let (name, args) = serde::Deserializer::deserialize_seq(&mut de, Items { text: data })
