@@ -50,6 +50,29 @@ for (const transport of TRANSPORTS) {
       close();
     });
 
+    test('content with quotes, backslashes, control characters and non-ASCII arrives exactly as sent', async () => {
+      // Clients escape these in JSON; the server reads plain strings by hand
+      // and escaped ones through serde (docs/engine.md): both must store the text.
+      const { a, b, a1, b1, close } = await setup();
+      const texts = [
+        'say "hi" \\ back\\slash',
+        'two\nlines\tand a tab',
+        'é ü 日本 😀 \u0001 \u007f',
+        '{"looks":"like json"} ] ,',
+        'x'.repeat(40) + '"' + 'y'.repeat(40),
+      ];
+      for (const content of texts) {
+        const ack = await emitAck(a1, 'message:send', { recipientId: b.user.id, content });
+        assert.equal(ack.ok, true, content);
+        assert.equal(ack.message.content, content);
+        const got = await waitFor(b1, 'message:received', (m) => m.id === ack.message.id);
+        assert.equal(got.content, content);
+      }
+      const hist = await api(server, 'GET', `/api/messages/history?recipientId=${b.user.id}`, { token: a.token });
+      assert.deepEqual(hist.body.map((m) => m.content).sort(), [...texts].sort(), 'stored as sent');
+      close();
+    });
+
     test('a burst far past the 64 writes a session may leave unanswered is all acknowledged and delivered once', async () => {
       // Past 64 unanswered writes a session's next event waits for one to be
       // answered (docs/engine.md): the burst slows down, nothing is refused or lost.

@@ -105,6 +105,7 @@ const LOWER_HEX: [u8; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn ids_read_as_the_uuid_crate_reads_their_lowercase_form() {
@@ -133,7 +134,6 @@ mod tests {
             assert_eq!(parse_uuid(s), by_crate, "{s}");
         }
     }
-    use serde_json::json;
 
     #[test]
     fn non_objects_are_refused() {
