@@ -347,6 +347,9 @@ describe('7 and 8. floods and storage', () => {
     for (let i = 0; i < 4; i += 1) {
       const r = await upload(limited, '/api/messages/upload', a.token, { file: mib, recipientId: b.user.id, type: 'file' });
       statuses.push(r.status);
+      // Refused before its body is read, the body is still read to its end:
+      // the client sends it whole, then reads the answer.
+      assert.equal(r.broken, undefined, `upload ${i + 1} (${r.status}) could not send its body`);
       if (r.status === 413) assert.match(r.body.error, /quota/);
     }
     assert.deepEqual(statuses.slice(0, 2), [201, 201]);
@@ -369,6 +372,19 @@ describe('10. the smaller ones', () => {
     form.append('file', new Blob([Buffer.alloc(200 * 1024, 1)]), 'x.bin');
     const res = await fetch(`${server.url}/api/messages/upload`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: form });
     assert.equal(res.status, 401);
+  });
+
+  test('a large upload refused before its body is read is still read to its end, so the client gets the answer', async () => {
+    const b = await register(server, 'lin');
+    // Far more than the socket buffers hold: closing with it unread would
+    // break the client's send (EPIPE, then a reset that can lose the answer).
+    const big = { data: Buffer.alloc(20 * 1024 * 1024, 1), name: 'big.bin' };
+    const refused = await upload(server, '/api/messages/upload', 'nope', { file: big, recipientId: b.user.id, type: 'file' });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.broken, undefined, 'the body was sent whole');
+    assert.equal(refused.headers.get('connection'), 'close', 'and the connection is not kept for another request');
+    const after = await api(server, 'GET', '/api/users/search?q=lin', { token: b.token });
+    assert.equal(after.status, 200);
   });
 
   test('unfinished uploads a crash left are removed at start; CORS * starts; files are private and honest', async () => {

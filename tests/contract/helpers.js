@@ -141,6 +141,16 @@ export async function upload(server, urlPath, token, parts) {
   const body = Buffer.from(await encoded.arrayBuffer());
   const url = new URL(server.url + urlPath);
   return new Promise((resolve, reject) => {
+    // Settles once the answer is read and the body is either sent whole or
+    // broken off; `broken` in the result names the error if it broke (the
+    // server closed while the body was still coming).
+    let answer = null;
+    let sent = false;
+    let broken;
+    let noAnswer = null;
+    const settle = () => {
+      if (answer && (sent || broken)) resolve({ ...answer, broken });
+    };
     const req = http.request({
       host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false,
       headers: {
@@ -149,25 +159,26 @@ export async function upload(server, urlPath, token, parts) {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
     }, (res) => {
+      clearTimeout(noAnswer);
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
         let parsed = text;
         try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, body: parsed, headers: new Headers(res.headers) });
+        answer = { status: res.statusCode, body: parsed, headers: new Headers(res.headers) };
+        settle();
       });
     });
-    // An early answer closes the connection while we still write: not an
-    // error when that answer comes. Without one, the request would wait for
-    // ever (a test timeout that says nothing): it fails, saying why.
-    let answered = false;
-    let broken = null;
-    req.on('response', () => { answered = true; clearTimeout(broken); });
+    req.on('finish', () => { sent = true; settle(); });
+    // A broken send with an answer still coming is not an error here. With
+    // no answer, the request would wait for ever (a test timeout that says
+    // nothing): it fails, saying why.
     req.on('error', (err) => {
       if (!['EPIPE', 'ECONNRESET'].includes(err.code)) return reject(err);
-      if (answered) return;
-      broken ??= setTimeout(() => reject(new Error(`upload to ${urlPath}: ${err.code} and no answer`)), 2000);
+      broken ??= err.code;
+      if (answer) return settle();
+      noAnswer ??= setTimeout(() => reject(new Error(`upload to ${urlPath}: ${err.code} and no answer`)), 2000);
     });
     req.setTimeout(UPLOAD_TIMEOUT, () => req.destroy(new Error(`upload to ${urlPath}: no answer in ${UPLOAD_TIMEOUT} ms`)));
     req.end(body);

@@ -216,6 +216,7 @@ pub async fn start(
         trusted_proxies: Arc::new(
             crate::proxies::parse_all(&config.trusted_proxies).map_err(Error::internal)?,
         ),
+        linger_bytes: http::largest_body(config.max_upload_bytes),
     };
     let task = tokio::spawn(async move {
         let signal = async move {

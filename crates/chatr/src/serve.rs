@@ -44,16 +44,20 @@ pub struct Limits {
     pub body_window: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<crate::proxies::Net>>,
+    /// The most of a refused request's body read after the answer (the
+    /// largest body a route accepts): see [`settle_body`].
+    pub linger_bytes: u64,
 }
 
 /// See [`Limits::body_window`].
 pub const MIN_BODY_BYTES: usize = 1024;
-/// A request refused before its body was read (a `401` on an upload, say)
-/// first reads a body this small, so that the client, still sending, gets
-/// the answer rather than a broken pipe; a larger one gets the answer and
-/// `Connection: close`.
+/// A refused request's unread body this small is read before the answer
+/// goes (see [`settle_body`]).
 const DRAIN_BYTES: u64 = 1 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// The longest a larger one is read after the answer (nginx's
+/// `lingering_time`); the minimum rate of [`Limits::body_window`] holds too.
+const LINGER_TIME: Duration = Duration::from_secs(30);
 
 /// What [`GuardedBody`] shares with the connection's entry.
 struct Guard {
@@ -164,34 +168,55 @@ impl hyper::body::Body for GuardedBody {
     }
 }
 
-/// After an early refusal: reads a small unread body, or asks to close.
-async fn settle_body(body: GuardedBody, declared: Option<u64>, response: &mut Response) {
-    use http_body_util::BodyExt;
+/// After a refusal that came before the body was read (a `401` or a quota's
+/// `413` on an upload, say). Closing with the body unread makes the kernel
+/// answer the client's next segments with a reset, and the client, its send
+/// broken, often never reads the answer waiting for it. So a small body is
+/// read before the answer goes, and the connection is kept. A larger one
+/// gets the answer at once, with `Connection: close`, and is read to its end
+/// in the background, like nginx's lingering close: at most `linger_bytes`,
+/// for at most [`LINGER_TIME`], at the minimum rate. Past any of those the
+/// connection is closed as before.
+async fn settle_body(
+    mut body: GuardedBody,
+    declared: Option<u64>,
+    linger_bytes: u64,
+    response: &mut Response,
+) {
     if body.finished() {
         return;
     }
-    let drained = match declared {
-        Some(n) if n <= DRAIN_BYTES => {
-            let mut body = body;
-            tokio::time::timeout(DRAIN_TIME, async {
-                while let Some(frame) = body.frame().await {
-                    if frame.is_err() {
-                        return false;
-                    }
-                }
-                true
-            })
-            .await
-            .unwrap_or(false)
-        }
-        _ => false,
-    };
-    if !drained {
-        response.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
+    if declared.is_some_and(|n| n <= DRAIN_BYTES) && drain(&mut body, DRAIN_BYTES, DRAIN_TIME).await
+    {
+        return;
     }
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    // The connection goes on reading for as long as this task holds the
+    // body; dropping it lets hyper close.
+    tokio::spawn(async move { drain(&mut body, linger_bytes, LINGER_TIME).await });
+}
+
+/// Reads and drops a body to its end; false if it ended in an error, was
+/// longer than `most` or took longer than `time`.
+async fn drain(body: &mut GuardedBody, most: u64, time: Duration) -> bool {
+    use http_body_util::BodyExt;
+    let mut left = most;
+    tokio::time::timeout(time, async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+            let Some(rest) = left.checked_sub(len) else {
+                return false;
+            };
+            left = rest;
+        }
+        true
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// A connection together with its slot under the cap: the slot goes when
@@ -249,6 +274,7 @@ struct Entry<S> {
     peer: SocketAddr,
     body_window: Duration,
     trusted_proxies: Arc<Vec<crate::proxies::Net>>,
+    linger_bytes: u64,
     /// `Keep-Alive: timeout=…`: tells clients how long an idle connection
     /// stays open, so that they stop reusing it before the server closes it
     /// (otherwise a request sent just as it closes fails on the client).
@@ -306,10 +332,11 @@ where
         let (parts, body) = req.into_parts();
         let body = GuardedBody::new(body, self.body_window);
         let req = Request::from_parts(parts, body.clone());
+        let linger_bytes = self.linger_bytes;
         Box::pin(async move {
             let Ok(mut response) = router.oneshot(req).await;
             if response.status().is_client_error() || response.status().is_server_error() {
-                settle_body(body, declared, &mut response).await;
+                settle_body(body, declared, linger_bytes, &mut response).await;
             }
             announce_keep_alive(&mut response, &keep_alive);
             Ok(response)
@@ -384,6 +411,7 @@ pub async fn serve<S>(
             peer,
             body_window: limits.body_window,
             trusted_proxies: limits.trusted_proxies.clone(),
+            linger_bytes: limits.linger_bytes,
             keep_alive: keep_alive.clone(),
         };
         let conn = http1::Builder::new()

@@ -46,6 +46,12 @@ pub fn api(max_upload: u64) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// The largest request body any route accepts: an upload of `max_upload`
+/// bytes with its multipart framing.
+pub fn largest_body(max_upload: u64) -> u64 {
+    uploads::body_limit(max_upload)
+}
+
 pub fn router(max_upload: u64) -> Router<AppState> {
     let (api, mut doc) = api(max_upload);
     doc.merge(documents());

@@ -36,9 +36,14 @@ const MULTIPART_OVERHEAD: u64 = 256 * 1024;
 const MAX_PROFILE_IMAGE: u64 = 5 * 1024 * 1024;
 const MAX_TEXT_FIELD: usize = 64 * 1024;
 
+/// The body limit of an upload route whose file may be `file_bytes` long.
+pub fn body_limit(file_bytes: u64) -> u64 {
+    file_bytes.saturating_add(MULTIPART_OVERHEAD)
+}
+
 pub fn router(max_upload: u64) -> OpenApiRouter<AppState> {
     let limit = |bytes: u64| {
-        DefaultBodyLimit::max(usize::try_from(bytes + MULTIPART_OVERHEAD).unwrap_or(usize::MAX))
+        DefaultBodyLimit::max(usize::try_from(body_limit(bytes)).unwrap_or(usize::MAX))
     };
     OpenApiRouter::new()
         .routes(routes!(upload).layer(limit(max_upload)))
@@ -100,7 +105,7 @@ fn check_length(headers: &HeaderMap, limit: u64) -> Result<Option<u64>> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(n) if n > limit + MULTIPART_OVERHEAD => Err(too_large(limit)),
+        Some(n) if n > body_limit(limit) => Err(too_large(limit)),
         _ => Ok(declared),
     }
 }
