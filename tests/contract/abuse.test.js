@@ -385,6 +385,10 @@ describe('10. the smaller ones', () => {
     assert.equal(refused.headers.get('connection'), 'close', 'and the connection is not kept for another request');
     const after = await api(server, 'GET', '/api/users/search?q=lin', { token: b.token });
     assert.equal(after.status, 200);
+    // A refusal with no body to read keeps the connection.
+    const bare = await api(server, 'GET', '/api/users/search?q=lin', { token: 'nope' });
+    assert.equal(bare.status, 401);
+    assert.notEqual(bare.headers.get('connection'), 'close');
   });
 
   test('unfinished uploads a crash left are removed at start; CORS * starts; files are private and honest', async () => {

@@ -99,9 +99,11 @@ impl GuardedBody {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// True once nothing of the body is left to read: read to its end,
+    /// dropped, or empty from the start (a `GET`).
     fn finished(&self) -> bool {
         let g = self.lock();
-        g.finished || g.body.is_none()
+        g.finished || g.body.as_ref().is_none_or(hyper::body::Body::is_end_stream)
     }
 }
 
