@@ -383,6 +383,7 @@ describe('10. the smaller ones', () => {
     assert.equal(refused.status, 401);
     assert.equal(refused.broken, undefined, 'the body was sent whole');
     assert.equal(refused.headers.get('connection'), 'close', 'and the connection is not kept for another request');
+    assert.equal(refused.headers.get('keep-alive'), null, 'nor said to be');
     const after = await api(server, 'GET', '/api/users/search?q=lin', { token: b.token });
     assert.equal(after.status, 200);
     // A refusal with no body to read keeps the connection.

@@ -285,8 +285,13 @@ struct Entry<S> {
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
+/// Not on an upgrade, nor on an answer that closes its connection.
 fn announce_keep_alive(response: &mut Response, keep_alive: &HeaderValue) {
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+    let closing = response
+        .headers()
+        .get(axum::http::header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS && !closing {
         response
             .headers_mut()
             .entry(KEEP_ALIVE)
