@@ -392,6 +392,22 @@ describe('10. the smaller ones', () => {
     assert.notEqual(bare.headers.get('connection'), 'close');
   });
 
+  test('at most 64 refused bodies are read after their answer at once, each only while it keeps the minimum rate', async () => {
+    // 72 refused uploads (bad token) that send 64 KiB of the 4 MiB they
+    // announce and then stall: 64 are read on after their 401, the rest
+    // closed at once; the 64 go when they fall below the minimum rate (2 s here).
+    const head = 'POST /api/messages/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n'
+      + `Content-Type: application/octet-stream\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`;
+    const sockets = await Promise.all(Array.from({ length: 72 }, () => tcp(server)));
+    const answered = sockets.map((s) => new Promise((resolve) => s.once('data', (d) => resolve(String(d).split(' ')[1]))));
+    const closedAt = sockets.map((s) => closedWithin(s, 8000));
+    for (const s of sockets) s.write(head + 'x'.repeat(64 * 1024));
+    assert.deepEqual(new Set(await Promise.all(answered)), new Set(['401']), 'each gets its answer');
+    const closed = await Promise.all(closedAt);
+    assert.equal(closed.filter((ms) => ms < 1000).length, 8, `closed at once: ${closed.join()}`);
+    assert.ok(closed.every((ms) => ms !== null), 'the stalled bodies are dropped at the minimum rate');
+  });
+
   test('unfinished uploads a crash left are removed at start; CORS * starts; files are private and honest', async () => {
     const dir = server.dataDir;
     const other = await startServer({ env: { CHATR_CORS_ORIGINS: '*' } });

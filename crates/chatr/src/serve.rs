@@ -58,6 +58,17 @@ const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// The longest a larger one is read after the answer (nginx's
 /// `lingering_time`); the minimum rate of [`Limits::body_window`] holds too.
 const LINGER_TIME: Duration = Duration::from_secs(30);
+/// Bodies read after their answer at once; past it a refused body's
+/// connection is closed at once, so that strangers with refused uploads
+/// cannot keep the server reading without end.
+const LINGERING_MAX: usize = 64;
+
+/// What reading a refused body after its answer may take (see [`settle_body`]).
+#[derive(Clone)]
+struct Linger {
+    most: u64,
+    slots: Arc<Semaphore>,
+}
 
 /// What [`GuardedBody`] shares with the connection's entry.
 struct Guard {
@@ -176,20 +187,17 @@ impl hyper::body::Body for GuardedBody {
 /// broken, often never reads the answer waiting for it. So a small body is
 /// read before the answer goes, and the connection is kept. A larger one
 /// gets the answer at once, with `Connection: close`, and is read to its end
-/// in the background, like nginx's lingering close: at most `linger_bytes`,
-/// for at most [`LINGER_TIME`], at the minimum rate. Past any of those the
-/// connection is closed as before.
-async fn settle_body(
-    mut body: GuardedBody,
-    declared: Option<u64>,
-    linger_bytes: u64,
-    response: &mut Response,
-) {
+/// in the background, like nginx's lingering close: at most `linger.most`
+/// bytes, for at most [`LINGER_TIME`], at the minimum rate, and at most
+/// [`LINGERING_MAX`] bodies at once. Past any of those the connection is
+/// closed as before.
+async fn settle_body(mut body: GuardedBody, linger: &Linger, response: &mut Response) {
     if body.finished() {
         return;
     }
-    if declared.is_some_and(|n| n <= DRAIN_BYTES) && drain(&mut body, DRAIN_BYTES, DRAIN_TIME).await
-    {
+    // What is left of a body with a `Content-Length` (hyper counts it down).
+    let left = hyper::body::Body::size_hint(&body).upper();
+    if left.is_some_and(|n| n <= DRAIN_BYTES) && drain(&mut body, DRAIN_BYTES, DRAIN_TIME).await {
         return;
     }
     response.headers_mut().insert(
@@ -198,7 +206,13 @@ async fn settle_body(
     );
     // The connection goes on reading for as long as this task holds the
     // body; dropping it lets hyper close.
-    tokio::spawn(async move { drain(&mut body, linger_bytes, LINGER_TIME).await });
+    if let Ok(slot) = linger.slots.clone().try_acquire_owned() {
+        let most = linger.most;
+        tokio::spawn(async move {
+            drain(&mut body, most, LINGER_TIME).await;
+            drop(slot);
+        });
+    }
 }
 
 /// Reads and drops a body to its end; false if it ended in an error, was
@@ -276,7 +290,7 @@ struct Entry<S> {
     peer: SocketAddr,
     body_window: Duration,
     trusted_proxies: Arc<Vec<crate::proxies::Net>>,
-    linger_bytes: u64,
+    linger: Linger,
     /// `Keep-Alive: timeout=…`: tells clients how long an idle connection
     /// stays open, so that they stop reusing it before the server closes it
     /// (otherwise a request sent just as it closes fails on the client).
@@ -331,19 +345,14 @@ where
             });
         }
         let router = self.router.clone();
-        let declared = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
         let (parts, body) = req.into_parts();
         let body = GuardedBody::new(body, self.body_window);
         let req = Request::from_parts(parts, body.clone());
-        let linger_bytes = self.linger_bytes;
+        let linger = self.linger.clone();
         Box::pin(async move {
             let Ok(mut response) = router.oneshot(req).await;
             if response.status().is_client_error() || response.status().is_server_error() {
-                settle_body(body, declared, linger_bytes, &mut response).await;
+                settle_body(body, &linger, &mut response).await;
             }
             announce_keep_alive(&mut response, &keep_alive);
             Ok(response)
@@ -371,6 +380,10 @@ pub async fn serve<S>(
     S::Future: Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let linger = Linger {
+        most: limits.linger_bytes,
+        slots: Arc::new(Semaphore::new(LINGERING_MAX)),
+    };
     // Tells open HTTP connections to finish; each task holds a clone of
     // `open`, so its count says how many are left.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
@@ -418,7 +431,7 @@ pub async fn serve<S>(
             peer,
             body_window: limits.body_window,
             trusted_proxies: limits.trusted_proxies.clone(),
-            linger_bytes: limits.linger_bytes,
+            linger: linger.clone(),
             keep_alive: keep_alive.clone(),
         };
         let conn = http1::Builder::new()
